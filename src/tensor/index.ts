@@ -1,3 +1,3 @@
 export { Tensor, sizeOf, sameShape, formatShape } from './tensor.js';
 export type { DType, TensorData } from './tensor.js';
-export { Rng } from './rng.js';
+export { Rng, defaultRng, manualSeed } from './rng.js';

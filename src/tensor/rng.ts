@@ -83,3 +83,15 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+let globalRng = new Rng(0);
+
+/** The generator used when a caller passes none, as torch's default generator. */
+export function defaultRng(): Rng {
+  return globalRng;
+}
+
+/** Reseeds the default generator, as torch.manual_seed. */
+export function manualSeed(seed: number): void {
+  globalRng = new Rng(seed);
+}

@@ -1,0 +1,25 @@
+import { Tensor } from '../tensor/tensor.js';
+
+/** ReLU6 = hardtanh(x, 0, 6). */
+export function relu6(x: Tensor): Tensor {
+  const xd = x.data;
+  const out = new Float32Array(xd.length);
+  for (let i = 0; i < xd.length; i++) {
+    const v = xd[i];
+    // Written so that NaN propagates, as torch.clamp does.
+    out[i] = v < 0 ? 0 : v > 6 ? 6 : v;
+  }
+  return new Tensor(out, x.shape);
+}
+
+/**
+ * PyTorch's hardtanh_backward: the gradient passes only strictly inside (0, 6).
+ * Works from either the input or the output, since both lie inside together.
+ */
+export function relu6Backward(gradOut: Tensor, xOrY: Tensor): Tensor {
+  const g = gradOut.data;
+  const v = xOrY.data;
+  const out = new Float32Array(g.length);
+  for (let i = 0; i < g.length; i++) out[i] = v[i] > 0 && v[i] < 6 ? g[i] : 0;
+  return new Tensor(out, gradOut.shape);
+}

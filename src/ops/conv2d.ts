@@ -1,0 +1,191 @@
+import { Tensor, formatShape } from '../tensor/tensor.js';
+
+/**
+ * 2-D convolution in NCHW, as torch.nn.functional.conv2d (cross-correlation),
+ * with stride, zero padding and groups (groups = channels is depthwise).
+ *
+ * Every pass (forward, input gradient, weight gradient) walks the same loop nest:
+ * for each (n, output channel, input channel, kh, kw) it touches one output row
+ * segment and one strided input row segment. Clipping the output column range
+ * once per (kw) keeps padding out of the innermost loop.
+ */
+export interface Conv2dOptions {
+  stride?: number;
+  padding?: number;
+  groups?: number;
+}
+
+export interface ConvGeometry {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  oh: number;
+  ow: number;
+  stride: number;
+  padding: number;
+  groups: number;
+}
+
+export function convGeometry(xShape: readonly number[], wShape: readonly number[], opts: Conv2dOptions = {}): ConvGeometry {
+  const stride = opts.stride ?? 1;
+  const padding = opts.padding ?? 0;
+  const groups = opts.groups ?? 1;
+  if (xShape.length !== 4) throw new Error(`conv2d: input must be 4-D NCHW, got ${formatShape(xShape)}`);
+  if (wShape.length !== 4) throw new Error(`conv2d: weight must be 4-D [out, in/groups, kh, kw], got ${formatShape(wShape)}`);
+  const [n, cin, h, w] = xShape;
+  const [cout, cinPerGroup, kh, kw] = wShape;
+  if (cin % groups !== 0 || cout % groups !== 0) {
+    throw new Error(`conv2d: groups=${groups} must divide in_channels=${cin} and out_channels=${cout}`);
+  }
+  if (cinPerGroup * groups !== cin) {
+    throw new Error(`conv2d: weight ${formatShape(wShape)} expects ${cinPerGroup * groups} input channels with groups=${groups}, input ${formatShape(xShape)} has ${cin}`);
+  }
+  const oh = Math.floor((h + 2 * padding - kh) / stride) + 1;
+  const ow = Math.floor((w + 2 * padding - kw) / stride) + 1;
+  if (oh <= 0 || ow <= 0) throw new Error(`conv2d: input ${formatShape(xShape)} is smaller than kernel ${kh}x${kw} with padding ${padding}`);
+  return { n, cin, h, w, cout, kh, kw, oh, ow, stride, padding, groups };
+}
+
+type RowKernel = (outOff: number, inOff: number, wIdx: number, count: number) => void;
+
+/**
+ * Visits every (output row segment, input row segment, weight element) triple.
+ * `visit(outOff, inOff, wIdx, count)`: output elements outOff..outOff+count-1 pair
+ * with input elements inOff, inOff+stride, ... and weight element wIdx.
+ */
+function forEachRowSegment(g: ConvGeometry, visit: RowKernel): void {
+  const { n, cin, h, w, cout, kh, kw, oh, ow, stride, padding, groups } = g;
+  const cinG = cin / groups;
+  const coutG = cout / groups;
+  if (kh === 1 && kw === 1 && stride === 1 && padding === 0) {
+    // Pointwise: each (output channel, input channel) pair is one whole-plane segment.
+    const hw = h * w;
+    for (let b = 0; b < n; b++) {
+      for (let co = 0; co < cout; co++) {
+        const grp = Math.floor(co / coutG);
+        for (let cig = 0; cig < cinG; cig++) {
+          visit((b * cout + co) * hw, (b * cin + grp * cinG + cig) * hw, co * cinG + cig, hw);
+        }
+      }
+    }
+    return;
+  }
+  for (let kx = 0; kx < kw; kx++) {
+    // Output columns whose input column ox*stride - padding + kx lies inside [0, w).
+    const owStart = Math.max(0, Math.ceil((padding - kx) / stride));
+    const owEnd = Math.min(ow, Math.floor((w - 1 + padding - kx) / stride) + 1);
+    if (owEnd <= owStart) continue;
+    const count = owEnd - owStart;
+    const inColStart = owStart * stride - padding + kx;
+    for (let b = 0; b < n; b++) {
+      for (let co = 0; co < cout; co++) {
+        const grp = Math.floor(co / coutG);
+        const outBase = (b * cout + co) * oh * ow;
+        for (let cig = 0; cig < cinG; cig++) {
+          const ci = grp * cinG + cig;
+          const inBase = (b * cin + ci) * h * w;
+          const wBase = ((co * cinG + cig) * kh) * kw;
+          for (let ky = 0; ky < kh; ky++) {
+            const wIdx = wBase + ky * kw + kx;
+            for (let oy = 0; oy < oh; oy++) {
+              const iy = oy * stride - padding + ky;
+              if (iy < 0 || iy >= h) continue;
+              visit(outBase + oy * ow + owStart, inBase + iy * w + inColStart, wIdx, count);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const g = convGeometry(x.shape, weight.shape, opts);
+  const out = new Float32Array(g.n * g.cout * g.oh * g.ow);
+  const xd = x.data;
+  const wd = weight.data;
+  const s = g.stride;
+  if (s === 1) {
+    forEachRowSegment(g, (o, i, wi, count) => {
+      const wv = wd[wi];
+      for (let k = 0; k < count; k++) out[o + k] += wv * xd[i + k];
+    });
+  } else {
+    forEachRowSegment(g, (o, i, wi, count) => {
+      const wv = wd[wi];
+      for (let k = 0; k < count; k++) out[o + k] += wv * xd[i + k * s];
+    });
+  }
+  if (bias) addChannelBias(out, bias.data, g.n, g.cout, g.oh * g.ow);
+  return new Tensor(out, [g.n, g.cout, g.oh, g.ow]);
+}
+
+/** dL/dx of conv2d: the transposed convolution of the output gradient. */
+export function conv2dBackwardInput(gradOut: Tensor, weight: Tensor, xShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+  const g = convGeometry(xShape, weight.shape, opts);
+  checkGradShape(gradOut, g);
+  const dx = new Float32Array(g.n * g.cin * g.h * g.w);
+  const dy = gradOut.data;
+  const wd = weight.data;
+  const s = g.stride;
+  forEachRowSegment(g, (o, i, wi, count) => {
+    const wv = wd[wi];
+    for (let k = 0; k < count; k++) dx[i + k * s] += wv * dy[o + k];
+  });
+  return new Tensor(dx, xShape);
+}
+
+/** dL/dweight of conv2d: correlation of the input with the output gradient. */
+export function conv2dBackwardWeight(gradOut: Tensor, x: Tensor, wShape: readonly number[], opts: Conv2dOptions = {}): Tensor {
+  const g = convGeometry(x.shape, wShape, opts);
+  checkGradShape(gradOut, g);
+  // Accumulated in float64: a weight gradient sums over batch and every pixel.
+  const dw = new Float64Array(g.cout * (g.cin / g.groups) * g.kh * g.kw);
+  const dy = gradOut.data;
+  const xd = x.data;
+  const s = g.stride;
+  forEachRowSegment(g, (o, i, wi, count) => {
+    let acc = 0;
+    for (let k = 0; k < count; k++) acc += dy[o + k] * xd[i + k * s];
+    dw[wi] += acc;
+  });
+  return new Tensor(Float32Array.from(dw), wShape);
+}
+
+/** dL/dbias: the output gradient summed over batch and pixels. */
+export function conv2dBackwardBias(gradOut: Tensor): Tensor {
+  const [n, c, h, w] = gradOut.shape;
+  const hw = h * w;
+  const db = new Float32Array(c);
+  const dy = gradOut.data;
+  for (let ch = 0; ch < c; ch++) {
+    let acc = 0;
+    for (let b = 0; b < n; b++) {
+      const base = (b * c + ch) * hw;
+      for (let k = 0; k < hw; k++) acc += dy[base + k];
+    }
+    db[ch] = acc;
+  }
+  return new Tensor(db, [c]);
+}
+
+function checkGradShape(gradOut: Tensor, g: ConvGeometry): void {
+  const want = [g.n, g.cout, g.oh, g.ow];
+  if (gradOut.shape.length !== 4 || gradOut.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`conv2d backward: output gradient ${formatShape(gradOut.shape)} should be ${formatShape(want)}`);
+  }
+}
+
+export function addChannelBias(out: Float32Array, bias: Float32Array, n: number, c: number, hw: number): void {
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const bv = bias[ch];
+      const base = (b * c + ch) * hw;
+      for (let k = 0; k < hw; k++) out[base + k] += bv;
+    }
+  }
+}
