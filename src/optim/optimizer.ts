@@ -250,10 +250,12 @@ export abstract class Optimizer<H extends BaseHyperparams = BaseHyperparams> {
         const gi = Number(idx);
         if (gi >= groups.length) throw new Error(`${where}: '${key}' but this optimizer has ${groups.length} param groups`);
         const cur = (this.paramGroups[gi] as unknown as Record<string, unknown>)[name];
-        if (name === 'params' || Array.isArray(cur)) groups[gi][name] = values;
+        const keep = (c: unknown, v: number) => (typeof c === 'number' && Math.fround(c) === v ? c : v);
+        if (name === 'params') groups[gi][name] = values;
+        else if (Array.isArray(cur)) groups[gi][name] = values.map((v, k) => keep(cur[k], v));
         else if (typeof cur === 'boolean') groups[gi][name] = values[0] !== 0;
         else if (values.length !== 1) throw new Error(`${where}: '${key}' should hold 1 value, has ${values.length}`);
-        else groups[gi][name] = typeof cur === 'number' && Math.fround(cur) === values[0] ? cur : values[0];
+        else groups[gi][name] = keep(cur, values[0]);
       }
     }
     if (!found) throw new Error(`${where}: no entries with prefix '${prefix}'`);
