@@ -230,7 +230,7 @@ function readLegacyPth(bytes: Uint8Array, file: string, key: string | undefined)
     return finish(value, file, key, 'legacy', littleEndian);
   } catch (e) {
     const msg = (e as Error).message;
-    if (/truncated/.test(msg) && !/legacy/.test(msg)) throw new Error(msg.replace(/^.*?: /, `${file}: truncated legacy .pth file: `));
+    if (msg.includes('truncated') && !msg.includes('truncated legacy')) throw new Error(msg.replace(/^.*?: /, `${file}: truncated legacy .pth file: `));
     throw e;
   }
 }

@@ -15,9 +15,9 @@ export type PthExtraValue = number | bigint | string | boolean | null | PthExtra
 
 export interface PthWriteInput {
   stateDict: Map<string, Tensor>;
-  /** Plain top-level checkpoint entries, written after the state dict. Integral numbers are written as Python ints. */
+  /** Plain top-level checkpoint entries, written before the state dict. Integral numbers are written as Python ints. */
   extra?: Record<string, PthExtraValue>;
-  /** When given, the file is a checkpoint dict `{ [key]: stateDict, ...extra }`; otherwise it is the state dict itself. */
+  /** When given, the file is a checkpoint dict `{ ...extra, [key]: stateDict }`; otherwise it is the state dict itself. */
   key?: string;
 }
 
@@ -292,7 +292,8 @@ export function picklePth(input: PthWriteInput): { pickle: Uint8Array; storages:
   } else {
     p.byte(OP.EMPTY_DICT);
     p.put();
-    const entries: [string, PthExtraValue | null][] = [[input.key, null], ...Object.entries(input.extra ?? {})];
+    // The state dict goes last, after the small entries, as in the usual {'epoch': ..., 'model': ...} checkpoints.
+    const entries: [string, PthExtraValue | null][] = [...Object.entries(input.extra ?? {}), [input.key, null]];
     if (input.extra && input.key in input.extra) throw new Error(`writePth: extra entry '${input.key}' clashes with the state dict key`);
     p.items(
       entries,
