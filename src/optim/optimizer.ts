@@ -11,7 +11,7 @@ export interface BaseHyperparams {
   initialLr?: number;
 }
 
-export type ParamGroup<H extends BaseHyperparams = BaseHyperparams> = H & { params: Parameter[] };
+export type ParamGroup<H extends BaseHyperparams = BaseHyperparams> = H & BaseHyperparams & { params: Parameter[] };
 
 /** A param group as passed to a constructor: any hyperparameter left out takes the optimizer's default. */
 export type ParamGroupInit<H extends BaseHyperparams = BaseHyperparams> = Partial<H> & { params: Parameter[] };
