@@ -10,26 +10,44 @@ const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 
 /** Order in which code-length code lengths are sent in a dynamic block header. */
 const CLEN_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
-/** Canonical Huffman code as counts per length and symbols sorted by code. */
+/**
+ * A canonical Huffman code as one lookup table indexed by the next `bits`
+ * input bits (LSB first): entry = symbol << 4 | code length.
+ */
 interface Huffman {
-  counts: Uint16Array;
-  symbols: Uint16Array;
+  table: Uint32Array;
+  bits: number;
 }
 
 function buildHuffman(lengths: ArrayLike<number>, where: string): Huffman {
   const counts = new Uint16Array(16);
-  for (let i = 0; i < lengths.length; i++) counts[lengths[i]]++;
+  let maxLen = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    counts[lengths[i]]++;
+    if (lengths[i] > maxLen) maxLen = lengths[i];
+  }
   counts[0] = 0;
   let left = 1;
   for (let len = 1; len < 16; len++) {
     left = left * 2 - counts[len];
     if (left < 0) throw new Error(`${where}: corrupt deflate data (over-subscribed Huffman code)`);
   }
-  const offs = new Uint16Array(16);
-  for (let len = 1; len < 15; len++) offs[len + 1] = offs[len] + counts[len];
-  const symbols = new Uint16Array(lengths.length);
-  for (let i = 0; i < lengths.length; i++) if (lengths[i]) symbols[offs[lengths[i]]++] = i;
-  return { counts, symbols };
+  const bits = Math.max(maxLen, 1);
+  const table = new Uint32Array(1 << bits);
+  const next = new Uint16Array(16);
+  for (let len = 1, code = 0; len < 16; len++) {
+    code = (code + counts[len - 1]) << 1;
+    next[len] = code;
+  }
+  for (let sym = 0; sym < lengths.length; sym++) {
+    const len = lengths[sym];
+    if (!len) continue;
+    const code = next[len]++;
+    let rev = 0;
+    for (let i = 0; i < len; i++) rev |= ((code >> i) & 1) << (len - 1 - i);
+    for (let j = rev; j < table.length; j += 1 << len) table[j] = (sym << 4) | len;
+  }
+  return { table, bits };
 }
 
 let fixedLit: Huffman | undefined;
@@ -64,20 +82,18 @@ export function inflateRaw(input: Uint8Array, expectedSize = 0, where = 'inflate
     grown.set(out.subarray(0, outPos));
     out = grown;
   };
-  // Canonical decoding one bit at a time: codes of one length are consecutive integers.
   const decode = (h: Huffman): number => {
-    let code = 0;
-    let first = 0;
-    let index = 0;
-    for (let len = 1; len < 16; len++) {
-      code |= bits(1);
-      const count = h.counts[len];
-      if (code - first < count) return h.symbols[index + code - first];
-      index += count;
-      first = (first + count) << 1;
-      code <<= 1;
+    while (bitCount < h.bits && pos < input.length) {
+      bitBuf |= input[pos++] << bitCount;
+      bitCount += 8;
     }
-    throw corrupt('invalid Huffman code');
+    const entry = h.table[bitBuf & ((1 << h.bits) - 1)];
+    const len = entry & 15;
+    if (len === 0) throw corrupt('invalid Huffman code');
+    if (len > bitCount) throw corrupt('unexpected end of input');
+    bitBuf >>>= len;
+    bitCount -= len;
+    return entry >> 4;
   };
 
   let last = 0;
@@ -85,6 +101,8 @@ export function inflateRaw(input: Uint8Array, expectedSize = 0, where = 'inflate
     last = bits(1);
     const type = bits(2);
     if (type === 0) {
+      // Stored blocks start on a byte boundary; whole bytes the Huffman decoder read ahead go back.
+      pos -= bitCount >> 3;
       bitBuf = 0;
       bitCount = 0;
       if (pos + 4 > input.length) throw corrupt('stored block header cut short');

@@ -72,6 +72,16 @@ describe('inflate', () => {
     const text = new TextEncoder().encode('to be or not to be, '.repeat(3000));
     expect(Buffer.from(inflateRaw(deflateRawSync(text), 0)).equals(Buffer.from(text))).toBe(true);
     expect(inflateRaw(deflateRawSync(new Uint8Array(0)), 0).length).toBe(0);
+    // A fixed-Huffman block ('A', end) then a stored block ('xyz'): the stored block must start right after the
+    // Huffman block's last byte even though the decoder read ahead (checked against Python's zlib).
+    const handMade = Uint8Array.of(0x72, 0x04, 0x04, 0x03, 0x00, 0xfc, 0xff, 0x78, 0x79, 0x7a);
+    expect(new TextDecoder().decode(inflateRaw(handMade, 4))).toBe('Axyz');
+    // A sync flush ends a dynamic block with an empty stored block; a second stream then follows.
+    for (const cut of [1000, 1001, 1002, 1003, 5000, 5001, 5002, 5003]) {
+      const a = sample.subarray(0, cut);
+      const joined = Buffer.concat([deflateRawSync(a, { finishFlush: constants.Z_SYNC_FLUSH }), deflateRawSync(text)]);
+      expect(Buffer.from(inflateRaw(joined, 0)).equals(Buffer.concat([a, text])), `cut ${cut}`).toBe(true);
+    }
   });
 
   it('rejects cut-short and corrupt streams', () => {
