@@ -92,15 +92,18 @@ describe('wasm kernels vs scalar references', () => {
     );
   });
 
-  it('gemm: large K and M spanning several cache blocks', () => {
-    const M = 70, K = 1100, N = 13;
+  it('gemm: weights too large for the cache-resident path (blocked over M, with M tails and a residual)', () => {
+    // 4 panels x 1100 x 32 bytes > 96 KiB, so the kernel blocks M by 64 KiB of input rows (12 here).
+    const M = 70, K = 1100, N = 29;
     const rnd = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s) * 0.5);
-    const a = rnd(M * K, 0.37), w = rnd(N * K, 0.11), b = rnd(N, 1.3);
-    arena.resetScratch();
-    const [pa, pw, pb, po] = put(a, packGemmWeights(w, N, K), padBias(b, 8), new Float32Array(M * N));
-    kernels.exports.gemm(M, K, N, pa, pw, pb, po, -Infinity, Infinity, 0);
-    const r = maxDiff(read(po, M * N), refGemm(M, K, N, a, w, b, -Infinity, Infinity));
-    expect(r.ok, `diff ${r.diff} > ${r.tol}`).toBe(true);
+    const a = rnd(M * K, 0.37), w = rnd(N * K, 0.11), b = rnd(N, 1.3), res = rnd(M * N, 0.7);
+    for (const clamp of [[-Infinity, Infinity], [0, 6]] as const) {
+      arena.resetScratch();
+      const [pa, pw, pb, pr, po] = put(a, packGemmWeights(w, N, K), padBias(b, 8), res, new Float32Array(M * N));
+      kernels.exports.gemm(M, K, N, pa, pw, pb, po, clamp[0], clamp[1], pr);
+      const r = maxDiff(read(po, M * N), refGemm(M, K, N, a, w, b, clamp[0], clamp[1], res));
+      expect(r.ok, `diff ${r.diff} > ${r.tol}`).toBe(true);
+    }
   });
 
   it('depthwise 3x3, stride 1 and 2, odd sizes and channel tails', () => {
