@@ -62,10 +62,18 @@ export async function loadWasmKernels(source: WasmSource): Promise<WasmKernels> 
     return new WasmKernels(await WebAssembly.instantiate(source, IMPORTS));
   }
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
-    const module = await WebAssembly.compile(toBufferSource(source));
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(toBufferSource(source));
+    } catch (e) {
+      throw new Error(`mnv2.wasm: not a loadable wasm kernel module (${(e as Error).message}); SIMD support is required`);
+    }
     return new WasmKernels(await WebAssembly.instantiate(module, IMPORTS));
   }
   const url = source instanceof URL ? source.href : source;
+  if (url.startsWith('file:')) {
+    throw new Error(`${url}: fetch cannot read file: URLs; in Node use loadWasmKernelsFromFile from backend/wasm/node.js`);
+  }
   const res = await fetch(url);
   if (!res.ok) throw new Error(`${url}: could not fetch the wasm kernels (HTTP ${res.status})`);
   const bytes = new Uint8Array(await res.arrayBuffer());
