@@ -105,7 +105,10 @@ function forEachRowSegment(g: ConvGeometry, visit: RowKernel): void {
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const g = convGeometry(x.shape, weight.shape, opts);
-  const out = new Float32Array(g.n * g.cout * g.oh * g.ow);
+  // Accumulated in float64 and rounded once: closer to PyTorch's blocked float32
+  // sums than a long sequential float32 sum, which matters next to ReLU6's kinks.
+  const acc = new Float64Array(g.n * g.cout * g.oh * g.ow);
+  const out = acc;
   const xd = x.data;
   const wd = weight.data;
   const s = g.stride;
@@ -120,8 +123,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
       for (let k = 0; k < count; k++) out[o + k] += wv * xd[i + k * s];
     });
   }
-  if (bias) addChannelBias(out, bias.data, g.n, g.cout, g.oh * g.ow);
-  return new Tensor(out, [g.n, g.cout, g.oh, g.ow]);
+  const y = Float32Array.from(acc);
+  if (bias) addChannelBias(y, bias.data, g.n, g.cout, g.oh * g.ow);
+  return new Tensor(y, [g.n, g.cout, g.oh, g.ow]);
 }
 
 /** dL/dx of conv2d: the transposed convolution of the output gradient. */
