@@ -1,0 +1,4 @@
+/** Node-only helpers: files, jimp decoding and the bundled kernels on disk. */
+export { loadWeightsFile, saveFileAtomic } from './io/node.js';
+export { decodeImage, decodeImageFile } from './data/decode.js';
+export { loadWasmKernelsFromFile, defaultWasmPath } from './backend/wasm/node.js';
