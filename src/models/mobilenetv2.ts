@@ -10,23 +10,15 @@ import { Linear } from '../nn/layers/linear.js';
 import { AdaptiveAvgPool2d, Flatten } from '../nn/layers/pooling.js';
 import { Sequential } from '../nn/layers/sequential.js';
 import { constant_, kaimingNormal_, normal_ } from '../nn/init.js';
+import { INVERTED_RESIDUAL_SETTING, makeDivisible } from './layout.js';
+
+export { INVERTED_RESIDUAL_SETTING, makeDivisible };
 
 /**
  * MobileNetV2 (Sandler et al. 2018) exactly as the seed tutorial's PyTorch code,
  * which has torchvision's module tree and state_dict keys. One difference from
  * torchvision: the seed scales the last channel count by alpha even below 1.
  */
-
-/**
- * Rounds a channel count to the nearest multiple of `divisor` (from the original
- * TF slim code), never dropping more than 10% below the requested value.
- */
-export function makeDivisible(ch: number, divisor = 8, minCh?: number): number {
-  const min = minCh ?? divisor;
-  let newCh = Math.max(min, Math.floor(Math.trunc(ch + divisor / 2) / divisor) * divisor);
-  if (newCh < 0.9 * ch) newCh += divisor;
-  return newCh;
-}
 
 /** Conv2d (no bias) + BatchNorm2d + ReLU6, with "same" padding for odd kernels. */
 export class ConvBNReLU extends Sequential {
@@ -74,17 +66,6 @@ export class InvertedResidual extends Module {
     return gBranch ? add(gBranch, gradOut) : gradOut;
   }
 }
-
-/** t (expansion), c (output channels), n (repeats), s (first stride), from Table 2 of the paper. */
-export const INVERTED_RESIDUAL_SETTING: readonly (readonly [number, number, number, number])[] = [
-  [1, 16, 1, 1],
-  [6, 24, 2, 2],
-  [6, 32, 3, 2],
-  [6, 64, 4, 2],
-  [6, 96, 3, 1],
-  [6, 160, 3, 2],
-  [6, 320, 1, 1],
-];
 
 export interface MobileNetV2Config {
   numClasses?: number;

@@ -1,7 +1,7 @@
 import { Tensor, formatShape } from '../../tensor/tensor.js';
 import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
-import { mobileNetV2Layout, type MobileNetV2Layout } from './architecture.js';
+import { mobileNetV2Layout, type MobileNetV2Layout } from '../../models/layout.js';
 import {
   foldBatchNorm, packGemmWeights, packDepthwiseWeights, packStemWeights, padBias,
   convOut, nchwToNhwc, nhwcToNchw, type BatchNormParams,

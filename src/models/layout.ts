@@ -1,4 +1,4 @@
-/** The MobileNetV2 layer layout (torchvision / the seed tutorial), independent of any backend. */
+/** The MobileNetV2 layer layout (torchvision / the seed tutorial), shared by the module tree and the fused WASM plan. */
 
 /** TF's `_make_divisible`: round to the nearest multiple of `divisor`, never dropping more than 10%. */
 export function makeDivisible(ch: number, divisor = 8, minCh = divisor): number {
