@@ -1,4 +1,5 @@
 import { Tensor, formatShape } from '../tensor/tensor.js';
+import { matmul, transpose } from './gemm.js';
 
 /**
  * 2-D convolution in NCHW, as torch.nn.functional.conv2d (cross-correlation),
@@ -103,8 +104,20 @@ function forEachRowSegment(g: ConvGeometry, visit: RowKernel): void {
   }
 }
 
+/** A dense 1x1 convolution without stride or padding is a matrix product per image. */
+function isPointwiseGemm(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.stride === 1 && g.padding === 0 && g.groups === 1;
+}
+
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const g = convGeometry(x.shape, weight.shape, opts);
+  if (isPointwiseGemm(g)) {
+    const hw = g.h * g.w;
+    const y = new Float32Array(g.n * g.cout * hw);
+    for (let b = 0; b < g.n; b++) matmul(g.cout, hw, g.cin, weight.data, 0, x.data, b * g.cin * hw, y, b * g.cout * hw);
+    if (bias) addChannelBias(y, bias.data, g.n, g.cout, hw);
+    return new Tensor(y, [g.n, g.cout, g.h, g.w]);
+  }
   // Accumulated in float64 and rounded once: closer to PyTorch's blocked float32
   // sums than a long sequential float32 sum, which matters next to ReLU6's kinks.
   const acc = new Float64Array(g.n * g.cout * g.oh * g.ow);
@@ -133,6 +146,12 @@ export function conv2dBackwardInput(gradOut: Tensor, weight: Tensor, xShape: rea
   const g = convGeometry(xShape, weight.shape, opts);
   checkGradShape(gradOut, g);
   const dx = new Float32Array(g.n * g.cin * g.h * g.w);
+  if (isPointwiseGemm(g)) {
+    const hw = g.h * g.w;
+    const wt = transpose(weight.data, 0, g.cout, g.cin);
+    for (let b = 0; b < g.n; b++) matmul(g.cin, hw, g.cout, wt, 0, gradOut.data, b * g.cout * hw, dx, b * g.cin * hw);
+    return new Tensor(dx, xShape);
+  }
   const dy = gradOut.data;
   const wd = weight.data;
   const s = g.stride;
@@ -149,6 +168,15 @@ export function conv2dBackwardWeight(gradOut: Tensor, x: Tensor, wShape: readonl
   checkGradShape(gradOut, g);
   // Accumulated in float64: a weight gradient sums over batch and every pixel.
   const dw = new Float64Array(g.cout * (g.cin / g.groups) * g.kh * g.kw);
+  if (isPointwiseGemm(g)) {
+    const hw = g.h * g.w;
+    const xt = new Float32Array(hw * g.cin);
+    for (let b = 0; b < g.n; b++) {
+      transpose(x.data, b * g.cin * hw, g.cin, hw, xt);
+      matmul(g.cout, g.cin, hw, gradOut.data, b * g.cout * hw, xt, 0, dw, 0, true);
+    }
+    return new Tensor(Float32Array.from(dw), wShape);
+  }
   const dy = gradOut.data;
   const xd = x.data;
   const s = g.stride;
