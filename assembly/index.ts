@@ -6,6 +6,15 @@ export { depthwise3x3 } from './depthwise';
 export { conv3x3c3 } from './conv';
 export { globalAvgPool } from './pool';
 
+// Training: BN train forward/backward with fused ReLU6, and the backward of every conv.
+export {
+  channelSum64, channelSqDev64, affineClamp, bnBackwardSums, bnBackwardDx,
+  relu6Backward, addInPlace, globalAvgPoolBackward,
+} from './train/bn';
+export { pointwiseWgrad } from './train/pointwise';
+export { depthwise3x3Dgrad, depthwise3x3Wgrad } from './train/depthwise';
+export { conv3x3c3Wgrad, conv3x3c3Dgrad } from './train/stem';
+
 /** First byte after this module's static data; the JS arena starts at or above it. */
 export function heapBase(): usize {
   return __heap_base;

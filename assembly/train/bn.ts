@@ -1,0 +1,202 @@
+// Train-mode BatchNorm over NHWC activations [M rows x C channels], with ReLU6 fused in.
+// Statistics and the backward channel sums are accumulated in float64 (a channel sums over
+// N*H*W values, and float32 would lose digits PyTorch keeps). A pointer of 0 means "absent".
+
+/** out64[c] = sum_m x[m, c], in float64. */
+export function channelSum64(M: i32, C: i32, x: usize, out64: usize): void {
+  zero64(C, out64);
+  const ps = <usize>C << 2;
+  const cVec = C & ~3;
+  for (let m = 0; m < M; m++) {
+    const row = x + <usize>m * ps;
+    let c = 0;
+    for (; c < cVec; c += 4) {
+      const v = v128.load(row + (<usize>c << 2));
+      const o = out64 + (<usize>c << 3);
+      v128.store(o, f64x2.add(v128.load(o), f64x2.promote_low_f32x4(v)));
+      v128.store(o, f64x2.add(v128.load(o, 16), f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3))), 16);
+    }
+    for (; c < C; c++) {
+      const o = out64 + (<usize>c << 3);
+      store<f64>(o, load<f64>(o) + <f64>load<f32>(row + (<usize>c << 2)));
+    }
+  }
+}
+
+/** out64[c] = sum_m (x[m, c] - mean64[c])^2, in float64 (the second pass of a two-pass variance). */
+export function channelSqDev64(M: i32, C: i32, x: usize, mean64: usize, out64: usize): void {
+  zero64(C, out64);
+  const ps = <usize>C << 2;
+  const cVec = C & ~3;
+  for (let m = 0; m < M; m++) {
+    const row = x + <usize>m * ps;
+    let c = 0;
+    for (; c < cVec; c += 4) {
+      const v = v128.load(row + (<usize>c << 2));
+      const o = out64 + (<usize>c << 3);
+      const mu = mean64 + (<usize>c << 3);
+      const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), v128.load(mu));
+      const d1 = f64x2.sub(f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3)), v128.load(mu, 16));
+      v128.store(o, f64x2.add(v128.load(o), f64x2.mul(d0, d0)));
+      v128.store(o, f64x2.add(v128.load(o, 16), f64x2.mul(d1, d1)), 16);
+    }
+    for (; c < C; c++) {
+      const o = out64 + (<usize>c << 3);
+      const d = <f64>load<f32>(row + (<usize>c << 2)) - load<f64>(mean64 + (<usize>c << 3));
+      store<f64>(o, load<f64>(o) + d * d);
+    }
+  }
+}
+
+/** out = clamp(x * scale[c] + shift[c], lo, hi) (+ res): BN with per-channel affine, then ReLU6 or nothing. */
+export function affineClamp(M: i32, C: i32, x: usize, scale: usize, shift: usize, out: usize, lo: f32, hi: f32, res: usize): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const ps = <usize>C << 2;
+  const cVec = <usize>(C & ~3) << 2;
+  for (let m = 0; m < M; m++) {
+    const off = <usize>m * ps;
+    const xr = x + off;
+    const orow = out + off;
+    let cb: usize = 0;
+    for (; cb < cVec; cb += 16) {
+      let v = f32x4.add(f32x4.mul(v128.load(xr + cb), v128.load(scale + cb)), v128.load(shift + cb));
+      v = f32x4.pmin(f32x4.pmax(v, vlo), vhi);
+      if (res) v = f32x4.add(v, v128.load(res + off + cb));
+      v128.store(orow + cb, v);
+    }
+    for (; cb < ps; cb += 4) {
+      let v = load<f32>(xr + cb) * load<f32>(scale + cb) + load<f32>(shift + cb);
+      v = v < lo ? lo : v > hi ? hi : v;
+      if (res) v += load<f32>(res + off + cb);
+      store<f32>(orow + cb, v);
+    }
+  }
+}
+
+// ReLU6's gradient passes only where its output is strictly inside (0, 6).
+@inline
+function maskRelu6(g: v128, a: v128): v128 {
+  const inside = v128.and(f32x4.gt(a, f32x4.splat(0)), f32x4.lt(a, f32x4.splat(6)));
+  return v128.and(g, inside);
+}
+
+@inline
+function maskRelu6s(g: f32, a: f32): f32 {
+  return a > 0 && a < 6 ? g : 0;
+}
+
+/**
+ * Channel sums of the BN backward: sumDy64[c] = sum g, sumDyXc64[c] = sum g * (x - mean[c]),
+ * where g = dy, masked by ReLU6 on its output `a` when `a` is not 0.
+ */
+export function bnBackwardSums(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
+  zero64(C, sumDy64);
+  zero64(C, sumDyXc64);
+  const ps = <usize>C << 2;
+  const cVec = C & ~3;
+  for (let m = 0; m < M; m++) {
+    const off = <usize>m * ps;
+    let c = 0;
+    for (; c < cVec; c += 4) {
+      const cb = <usize>c << 2;
+      let g = v128.load(dy + off + cb);
+      if (a) g = maskRelu6(g, v128.load(a + off + cb));
+      const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
+      const s = sumDy64 + (<usize>c << 3);
+      const t = sumDyXc64 + (<usize>c << 3);
+      const gLo = f64x2.promote_low_f32x4(g);
+      const gHi = f64x2.promote_low_f32x4(f32x4.shuffle(g, g, 2, 3, 2, 3));
+      v128.store(s, f64x2.add(v128.load(s), gLo));
+      v128.store(s, f64x2.add(v128.load(s, 16), gHi), 16);
+      v128.store(t, f64x2.add(v128.load(t), f64x2.mul(gLo, f64x2.promote_low_f32x4(xc))));
+      v128.store(t, f64x2.add(v128.load(t, 16), f64x2.mul(gHi, f64x2.promote_low_f32x4(f32x4.shuffle(xc, xc, 2, 3, 2, 3)))), 16);
+    }
+    for (; c < C; c++) {
+      const cb = <usize>c << 2;
+      let g = load<f32>(dy + off + cb);
+      if (a) g = maskRelu6s(g, load<f32>(a + off + cb));
+      const xc = load<f32>(x + off + cb) - load<f32>(mean + cb);
+      const s = sumDy64 + (<usize>c << 3);
+      const t = sumDyXc64 + (<usize>c << 3);
+      store<f64>(s, load<f64>(s) + <f64>g);
+      store<f64>(t, load<f64>(t) + <f64>g * <f64>xc);
+    }
+  }
+}
+
+/**
+ * dx = ca[c] * g + cb[c] * (x - mean[c]) + cc[c], g as in bnBackwardSums. Train-mode BN is
+ * ca = gamma*invStd, cb = -gamma*invStd^3*sum(g*(x-mean))/M, cc = -gamma*invStd*sum(g)/M;
+ * eval-mode BN is ca = gamma/sqrt(running_var + eps) and cb = cc = 0.
+ */
+export function bnBackwardDx(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, ca: usize, cbv: usize, cc: usize, dx: usize): void {
+  const ps = <usize>C << 2;
+  const cVec = <usize>(C & ~3) << 2;
+  for (let m = 0; m < M; m++) {
+    const off = <usize>m * ps;
+    let cb: usize = 0;
+    for (; cb < cVec; cb += 16) {
+      let g = v128.load(dy + off + cb);
+      if (a) g = maskRelu6(g, v128.load(a + off + cb));
+      const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
+      const v = f32x4.add(f32x4.add(f32x4.mul(v128.load(ca + cb), g), f32x4.mul(v128.load(cbv + cb), xc)), v128.load(cc + cb));
+      v128.store(dx + off + cb, v);
+    }
+    for (; cb < ps; cb += 4) {
+      let g = load<f32>(dy + off + cb);
+      if (a) g = maskRelu6s(g, load<f32>(a + off + cb));
+      const xc = load<f32>(x + off + cb) - load<f32>(mean + cb);
+      store<f32>(dx + off + cb, load<f32>(ca + cb) * g + load<f32>(cbv + cb) * xc + load<f32>(cc + cb));
+    }
+  }
+}
+
+/** dx = dy masked by ReLU6 on its output y (0 < y < 6). */
+export function relu6Backward(n: i32, dy: usize, y: usize, dx: usize): void {
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, maskRelu6(v128.load(dy + o), v128.load(y + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, maskRelu6s(load<f32>(dy + o), load<f32>(y + o)));
+  }
+}
+
+/** a += b over n floats (the identity shortcut's gradient fan-in). */
+export function addInPlace(n: i32, a: usize, b: usize): void {
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(a + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(a + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+/** Global average pool backward, NHWC: dx[n, i, c] = g[n, c] / HW. */
+export function globalAvgPoolBackward(N: i32, HW: i32, C: i32, g: usize, dx: usize): void {
+  const ps = <usize>C << 2;
+  const cVec = <usize>(C & ~3) << 2;
+  const inv = f32x4.splat(<f32>HW);
+  for (let n = 0; n < N; n++) {
+    const gr = g + <usize>n * ps;
+    let o = dx + <usize>n * <usize>HW * ps;
+    for (let i = 0; i < HW; i++) {
+      let cb: usize = 0;
+      for (; cb < cVec; cb += 16) v128.store(o + cb, f32x4.div(v128.load(gr + cb), inv));
+      for (; cb < ps; cb += 4) store<f32>(o + cb, load<f32>(gr + cb) / <f32>HW);
+      o += ps;
+    }
+  }
+}
+
+function zero64(C: i32, p: usize): void {
+  memory.fill(p, 0, <usize>C << 3);
+}

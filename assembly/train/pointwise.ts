@@ -1,0 +1,99 @@
+// Weight gradient of a pointwise (1x1) convolution: dW[K x N] = X[M x K]^T . dY[M x N], NHWC rows.
+// The reduction over M runs in blocks of MB rows: each block sums in registers (4x8 tiles) and is
+// then added to dW, so the float32 error grows with MB + M/MB rather than with M.
+
+const MB: i32 = 128;
+
+export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
+  const ldx = <usize>K << 2;
+  const ldy = <usize>N << 2;
+  const ldw = <usize>N << 2;
+  memory.fill(dw, 0, <usize>K * ldw);
+  const nFull = N & ~7;
+  for (let m0 = 0; m0 < M; m0 += MB) {
+    const rows = min<i32>(MB, M - m0);
+    const xb = x + <usize>m0 * ldx;
+    const yb = dy + <usize>m0 * ldy;
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const xk = xb + (<usize>k << 2);
+      for (let n = 0; n < nFull; n += 8) tile4x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>k * ldw + (<usize>n << 2), ldw);
+      if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + <usize>k * ldw, ldw, 4, nFull, N);
+    }
+    for (; k < K; k++) {
+      const xk = xb + (<usize>k << 2);
+      for (let n = 0; n < nFull; n += 8) tile1x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>k * ldw + (<usize>n << 2));
+      if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + <usize>k * ldw, ldw, 1, nFull, N);
+    }
+  }
+}
+
+@inline
+function tile4x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usize, ldw: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let xp = xk;
+  let yp = y;
+  for (let m = 0; m < rows; m++) {
+    const g0 = v128.load(yp);
+    const g1 = v128.load(yp, 16);
+    let s = v128.load32_splat(xp);
+    c00 = f32x4.add(c00, f32x4.mul(s, g0));
+    c01 = f32x4.add(c01, f32x4.mul(s, g1));
+    s = v128.load32_splat(xp, 4);
+    c10 = f32x4.add(c10, f32x4.mul(s, g0));
+    c11 = f32x4.add(c11, f32x4.mul(s, g1));
+    s = v128.load32_splat(xp, 8);
+    c20 = f32x4.add(c20, f32x4.mul(s, g0));
+    c21 = f32x4.add(c21, f32x4.mul(s, g1));
+    s = v128.load32_splat(xp, 12);
+    c30 = f32x4.add(c30, f32x4.mul(s, g0));
+    c31 = f32x4.add(c31, f32x4.mul(s, g1));
+    xp += ldx;
+    yp += ldy;
+  }
+  addRow(o, c00, c01);
+  addRow(o + ldw, c10, c11);
+  addRow(o + 2 * ldw, c20, c21);
+  addRow(o + 3 * ldw, c30, c31);
+}
+
+@inline
+function tile1x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usize): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  let xp = xk;
+  let yp = y;
+  for (let m = 0; m < rows; m++) {
+    const s = v128.load32_splat(xp);
+    c0 = f32x4.add(c0, f32x4.mul(s, v128.load(yp)));
+    c1 = f32x4.add(c1, f32x4.mul(s, v128.load(yp, 16)));
+    xp += ldx;
+    yp += ldy;
+  }
+  addRow(o, c0, c1);
+}
+
+@inline
+function addRow(o: usize, v0: v128, v1: v128): void {
+  v128.store(o, f32x4.add(v128.load(o), v0));
+  v128.store(o, f32x4.add(v128.load(o, 16), v1), 16);
+}
+
+// Output channels past the last full group of 8 (never hit by MobileNetV2, whose widths are
+// multiples of 8): scalar, one block partial sum per element as in the tiles.
+function tailCols(rows: i32, xk: usize, ldx: usize, yb: usize, ldy: usize, o: usize, ldw: usize, kRows: i32, n0: i32, N: i32): void {
+  for (let kk = 0; kk < kRows; kk++) {
+    for (let n = n0; n < N; n++) {
+      let acc: f32 = 0;
+      let xp = xk + (<usize>kk << 2);
+      let yp = yb + (<usize>n << 2);
+      for (let m = 0; m < rows; m++) {
+        acc += load<f32>(xp) * load<f32>(yp);
+        xp += ldx;
+        yp += ldy;
+      }
+      const p = o + <usize>kk * ldw + (<usize>n << 2);
+      store<f32>(p, load<f32>(p) + acc);
+    }
+  }
+}

@@ -1,0 +1,543 @@
+/**
+ * MobileNetV2 training on the wasm kernels, with the interface of the module itself:
+ * `forward(x)` and `backward(gradLogits, needInputGrad)`. The executor owns no weights: every
+ * forward reads (and packs) the current values of the model's Parameters, which optimizers
+ * change in place, and it updates the model's BN buffers as the reference engine does. Gradients
+ * are accumulated into each `Parameter.grad` with `accumulateGrad`, so `requiresGrad` and
+ * gradient accumulation across backward passes behave as in the module tree.
+ *
+ * `features` runs on wasm (NHWC, BN unfolded so each BatchNorm2d's own `training` flag is
+ * honoured); the head (Dropout + Linear on the pooled [N, C] features) is tiny and runs through
+ * the model's own `classifier` modules, so an injected dropout mask and the Linear gradients are
+ * exactly the reference engine's.
+ */
+import { Tensor, formatShape } from '../../tensor/tensor.js';
+import type { MobileNetV2 } from '../../models/mobilenetv2.js';
+import { mobileNetV2Layout } from '../../models/layout.js';
+import { Conv2d } from '../../nn/layers/conv2d.js';
+import { BatchNorm2d } from '../../nn/layers/batch_norm.js';
+import { ReLU6 } from '../../nn/layers/activation.js';
+import { isGradEnabled } from '../../nn/grad_mode.js';
+import { updateRunningStats } from '../../ops/batch_norm.js';
+import { WasmArena } from './arena.js';
+import type { WasmKernels } from './kernels.js';
+import { convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeights, packGemmWeights, packStemWeights, roundUp } from './pack.js';
+import { trainExports, type WasmTrainExports } from './train/kernels.js';
+import { depthwiseGradToTorch, packGemmWeightsTransposed, pointwiseGradToTorch, stemGradToTorch } from './train/pack.js';
+
+/** A ReLU6 unit: the module path and the flat index of its output in NCHW order (as test/helpers/kinks.ts). */
+export type Unit = readonly [module: string, index: number];
+
+/** Units closer than this to a ReLU6 kink can fall on either side in two correct float32 implementations. */
+export const KINK_AMBIGUITY = 1e-5;
+
+type Kind = 'stem' | 'pointwise' | 'depthwise';
+
+/** A conv + BatchNorm2d (+ ReLU6) unit of `features`. */
+interface ConvBnOp {
+  kind: Kind;
+  conv: Conv2d;
+  bn: BatchNorm2d;
+  /** Module path of the ReLU6, or null for a linear projection. */
+  relu: string | null;
+  cin: number;
+  cout: number;
+  stride: 1 | 2;
+  /** Position in forward order: ops with a smaller order lie below. */
+  order: number;
+}
+
+interface Block {
+  ops: ConvBnOp[];
+  shortcut: boolean;
+}
+
+/** An NHWC activation at byte offset `ptr`. */
+interface Act {
+  ptr: number;
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+}
+
+/** What one op's forward leaves for its backward (pointers into this forward's scratch). */
+interface OpCache {
+  x: Act;
+  /** Conv output = BN input. */
+  z: number;
+  y: Act;
+  meanPtr: number;
+  /** The invStd BN's backward uses: the batch one (float32) in train mode, the running one (float64) in eval. */
+  invStd: Float64Array;
+  /** Per-channel affine of the forward (y = z*scale + shift before the clamp), for the kink scan. */
+  scale: Float32Array;
+  shift: Float32Array;
+  train: boolean;
+}
+
+const RELU6_LO = 0;
+const RELU6_HI = 6;
+
+export class WasmMobileNetV2Executor {
+  readonly kernels: WasmKernels;
+  readonly model: MobileNetV2;
+  readonly arena: WasmArena;
+  private readonly k: WasmTrainExports;
+  private readonly stem: ConvBnOp;
+  private readonly blocks: Block[];
+  private readonly last: ConvBnOp;
+  private readonly ops: ConvBnOp[];
+  private readonly byRelu = new Map<string, ConvBnOp>();
+  private readonly maxC: number;
+  private caches: OpCache[] = [];
+  private pass: { N: number; H: number; W: number; x: Act; out: Act; zeroBias: number } | null = null;
+
+  constructor(kernels: WasmKernels, model: MobileNetV2, arena = new WasmArena(kernels)) {
+    if (arena.kernels !== kernels) throw new Error('WasmMobileNetV2Executor: the arena belongs to another kernel instance');
+    this.kernels = kernels;
+    this.model = model;
+    this.arena = arena;
+    this.k = trainExports(kernels);
+    const layout = mobileNetV2Layout(model.alpha, model.roundNearest);
+    if (model.features.length !== layout.numFeatures) {
+      throw new Error(`WasmMobileNetV2Executor: model.features has ${model.features.length} entries, the MobileNetV2 layout has ${layout.numFeatures}`);
+    }
+    const ops: ConvBnOp[] = [];
+    const op = (kind: Kind, convPath: string, bnPath: string, relu: string | null, cin: number, cout: number, stride: 1 | 2): ConvBnOp => {
+      const conv = model.getSubmodule(convPath);
+      const bn = model.getSubmodule(bnPath);
+      if (!(conv instanceof Conv2d) || !(bn instanceof BatchNorm2d)) {
+        throw new Error(`WasmMobileNetV2Executor: expected Conv2d at ${convPath} and BatchNorm2d at ${bnPath}`);
+      }
+      const groups = kind === 'depthwise' ? cin : 1;
+      const ks = kind === 'pointwise' ? 1 : 3;
+      if (conv.inChannels !== cin || conv.outChannels !== cout || conv.groups !== groups || conv.kernelSize !== ks || conv.stride !== stride || conv.bias) {
+        throw new Error(`WasmMobileNetV2Executor: ${convPath} is not the ${kind} conv ${cin}->${cout} (stride ${stride}) of the MobileNetV2 layout`);
+      }
+      if (bn.numFeatures !== cout) throw new Error(`WasmMobileNetV2Executor: ${bnPath} has ${bn.numFeatures} channels, expected ${cout}`);
+      if (relu !== null && !(model.getSubmodule(relu) instanceof ReLU6)) throw new Error(`WasmMobileNetV2Executor: expected ReLU6 at ${relu}`);
+      const o: ConvBnOp = { kind, conv, bn, relu, cin, cout, stride, order: ops.length };
+      ops.push(o);
+      if (relu) this.byRelu.set(relu, o);
+      return o;
+    };
+    this.stem = op('stem', 'features.0.0', 'features.0.1', 'features.0.2', 3, layout.stemChannels, 2);
+    this.blocks = layout.blocks.map((b) => {
+      const p = `features.${b.index}.conv`;
+      const list: ConvBnOp[] = [];
+      let i = 0;
+      if (b.expandRatio !== 1) {
+        list.push(op('pointwise', `${p}.0.0`, `${p}.0.1`, `${p}.0.2`, b.cin, b.hidden, 1));
+        i = 1;
+      }
+      list.push(op('depthwise', `${p}.${i}.0`, `${p}.${i}.1`, `${p}.${i}.2`, b.hidden, b.hidden, b.stride));
+      list.push(op('pointwise', `${p}.${i + 1}`, `${p}.${i + 2}`, null, b.hidden, b.cout, 1));
+      return { ops: list, shortcut: b.useShortcut };
+    });
+    const li = layout.numFeatures - 1;
+    this.last = op('pointwise', `features.${li}.0`, `features.${li}.1`, `features.${li}.2`, layout.blocks[layout.blocks.length - 1].cout, layout.lastChannels, 1);
+    this.ops = ops;
+    this.maxC = Math.max(...ops.map((o) => o.cout), 3);
+  }
+
+  /** Logits [N, numClasses] for an NCHW input [N, 3, H, W]; in train mode BN running stats are updated. */
+  forward(x: Tensor): Tensor {
+    if (x.dtype !== 'float32' || x.ndim !== 4 || x.shape[1] !== 3) {
+      throw new Error(`WasmMobileNetV2Executor: input must be float32 NCHW [N, 3, H, W], got ${x.dtype} ${formatShape(x.shape)}`);
+    }
+    const [N, , H, W] = x.shape;
+    if (N < 1 || H < 1 || W < 1) throw new Error(`WasmMobileNetV2Executor: empty input ${formatShape(x.shape)}`);
+    const arena = this.arena;
+    arena.resetScratch();
+    this.pass = null;
+    this.caches = [];
+    const x0 = arena.allocScratch(N * H * W * 3);
+    nchwToNhwc(x.data, N, 3, H, W, this.kernels.f32, x0 >> 2);
+    const zeroBias = arena.allocScratch(roundUp(this.maxC, 8));
+    this.kernels.f32.fill(0, zeroBias >> 2, (zeroBias >> 2) + roundUp(this.maxC, 8));
+    const input: Act = { ptr: x0, N, H, W, C: 3 };
+
+    let cur = this.runOp(this.stem, input, 0, zeroBias);
+    for (const b of this.blocks) {
+      const blockIn = cur;
+      for (const op of b.ops) cur = this.runOp(op, cur, b.shortcut && op === b.ops[b.ops.length - 1] ? blockIn.ptr : 0, zeroBias);
+    }
+    cur = this.runOp(this.last, cur, 0, zeroBias);
+
+    const C = cur.C;
+    const pooledPtr = arena.allocScratch(N * C);
+    this.kernels.exports.globalAvgPool(N, cur.H * cur.W, C, cur.ptr, pooledPtr);
+    const pooled = new Tensor(this.kernels.f32.slice(pooledPtr >> 2, (pooledPtr >> 2) + N * C), [N, C]);
+    // Same rule as the module tree: activations are kept for backward only in grad mode.
+    if (isGradEnabled()) this.pass = { N, H, W, x: input, out: cur, zeroBias };
+    return this.model.classifier.forward(pooled);
+  }
+
+  /**
+   * Backprop of `gradLogits` through the head and features, accumulating into each trainable
+   * Parameter's grad. Work stops below the lowest trainable layer unless `needInputGrad`, which
+   * returns dL/dinput (NCHW); otherwise null.
+   */
+  backward(gradLogits: Tensor, needInputGrad = false): Tensor | null {
+    const pass = this.pass;
+    if (!pass) throw new Error('WasmMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
+    this.pass = null;
+    const featuresTrainable = this.model.features.hasTrainableParameters();
+    const gPooled = this.model.classifier.backward(gradLogits, needInputGrad || featuresTrainable);
+    if (!gPooled) return null;
+
+    const k = this.k;
+    const arena = this.arena;
+    const { N, out } = pass;
+    const trainableBelow: boolean[] = [];
+    let seen = false;
+    for (const op of this.ops) {
+      trainableBelow.push(seen);
+      seen ||= opTrainable(op);
+    }
+
+    // Scratch for the whole backward, allocated in the same order every time so memory stops
+    // growing after the first step.
+    let maxAct = N * pass.H * pass.W * 3;
+    let maxW = 0;
+    for (const c of this.caches) maxAct = Math.max(maxAct, c.x.N * c.x.H * c.x.W * c.x.C, c.y.N * c.y.H * c.y.W * c.y.C);
+    for (const op of this.ops) maxW = Math.max(maxW, weightFloats(op));
+    const pool = new BufferPool([0, 1, 2, 3, 4].map(() => arena.allocScratch(maxAct)));
+    const scratch: BackwardScratch = {
+      sumDy: arena.allocScratch(this.maxC * 2),
+      sumDyXc: arena.allocScratch(this.maxC * 2),
+      ca: arena.allocScratch(roundUp(this.maxC, 4)),
+      cb: arena.allocScratch(roundUp(this.maxC, 4)),
+      cc: arena.allocScratch(roundUp(this.maxC, 4)),
+      dw: arena.allocScratch(maxW),
+      rowAcc: arena.allocScratch(maxW),
+      wPack: arena.allocScratch(maxW),
+      zeroBias: pass.zeroBias,
+      pool,
+      needInputGrad,
+      trainableBelow,
+    };
+
+    const gPooledPtr = arena.allocScratch(N * out.C);
+    this.kernels.f32.set(gPooled.data, gPooledPtr >> 2);
+    const gLast = pool.take();
+    k.globalAvgPoolBackward(N, out.H * out.W, out.C, gPooledPtr, gLast);
+
+    let g = this.backOp(this.last, gLast, 0, scratch);
+    pool.release(gLast);
+    for (let bi = this.blocks.length - 1; bi >= 0 && g; bi--) {
+      const b = this.blocks[bi];
+      const gOut = g;
+      let gy = gOut;
+      for (let oi = b.ops.length - 1; oi >= 0; oi--) {
+        const op = b.ops[oi];
+        // The shortcut's gradient joins the branch's in the first conv's dgrad epilogue when it is a GEMM.
+        const res = b.shortcut && oi === 0 && op.kind === 'pointwise' ? gOut : 0;
+        const gx = this.backOp(op, gy, res, scratch);
+        if (gy !== gOut) pool.release(gy);
+        gy = gx;
+        if (!gy) break;
+      }
+      if (gy && b.shortcut && b.ops[0].kind !== 'pointwise') {
+        const c = this.caches[b.ops[0].order].x;
+        k.addInPlace(c.N * c.H * c.W * c.C, gy, gOut);
+      }
+      pool.release(gOut);
+      g = gy;
+    }
+    if (!g) return null;
+    const gx = this.backOp(this.stem, g, 0, scratch);
+    pool.release(g);
+    if (!needInputGrad || !gx) return null;
+    return new Tensor(nhwcToNchw(this.kernels.f32, gx >> 2, N, 3, pass.H, pass.W), [N, 3, pass.H, pass.W]);
+  }
+
+  /** Module paths of the ReLU6 layers, in forward order. */
+  reluNames(): string[] {
+    return [...this.byRelu.keys()];
+  }
+
+  /**
+   * The ReLU6 units of the last forward whose input lay within KINK_AMBIGUITY of 0 or 6, as
+   * [module path, NCHW flat index] in forward order, ascending index.
+   */
+  ambiguousUnits(): Unit[] {
+    this.requirePass('ambiguousUnits');
+    const found: Unit[] = [];
+    const f32 = this.kernels.f32;
+    for (const [name, op] of this.byRelu) {
+      const c = this.caches[op.order];
+      const { N, H, W, C } = c.y;
+      const HW = H * W;
+      const hits: number[] = [];
+      const base = c.z >> 2;
+      for (let i = 0; i < N * HW; i++) {
+        for (let ch = 0; ch < C; ch++) {
+          // The kernel's own float32 arithmetic: round(round(z * scale) + shift).
+          const v = Math.fround(Math.fround(f32[base + i * C + ch] * c.scale[ch]) + c.shift[ch]);
+          if (Math.abs(v) < KINK_AMBIGUITY || Math.abs(v - 6) < KINK_AMBIGUITY) {
+            const n = Math.floor(i / HW);
+            hits.push((n * C + ch) * HW + (i - n * HW));
+          }
+        }
+      }
+      hits.sort((a, b) => a - b);
+      for (const h of hits) found.push([name, h]);
+    }
+    return found;
+  }
+
+  /**
+   * After a forward, puts each unit on the other side of its ReLU6 kink (as test/helpers/kinks.ts
+   * does on the module tree): only which gradients pass changes, by at most ~1e-5 in value.
+   */
+  flipUnits(units: readonly Unit[]): void {
+    this.requirePass('flipUnits');
+    const f32 = this.kernels.f32;
+    for (const [name, i] of units) {
+      const op = this.byRelu.get(name);
+      if (!op) throw new Error(`flipUnits: ${name} is not a ReLU6 of this model`);
+      const j = this.nhwcIndex(this.caches[op.order].y, i, name);
+      const v = f32[j];
+      f32[j] = v > 0 && v < 6 ? 0 : v >= 6 ? 6 - 1e-7 : 1e-30;
+    }
+  }
+
+  /** The cached ReLU6 output (NCHW flat index) of the last forward. */
+  reluOutput(name: string, index: number): number {
+    this.requirePass('reluOutput');
+    const op = this.byRelu.get(name);
+    if (!op) throw new Error(`reluOutput: ${name} is not a ReLU6 of this model`);
+    return this.kernels.f32[this.nhwcIndex(this.caches[op.order].y, index, name)];
+  }
+
+  private nhwcIndex(a: Act, i: number, name: string): number {
+    const HW = a.H * a.W;
+    if (!Number.isInteger(i) || i < 0 || i >= a.N * a.C * HW) throw new Error(`${name}: unit index ${i} out of range`);
+    const n = Math.floor(i / (a.C * HW));
+    const r = i - n * a.C * HW;
+    const ch = Math.floor(r / HW);
+    return (a.ptr >> 2) + (n * HW + (r - ch * HW)) * a.C + ch;
+  }
+
+  private requirePass(what: string): void {
+    if (!this.pass) throw new Error(`WasmMobileNetV2Executor.${what}: needs a forward in grad mode whose backward has not run yet`);
+  }
+
+  private runOp(op: ConvBnOp, x: Act, res: number, zeroBias: number): Act {
+    const ex = this.kernels.exports;
+    const k = this.k;
+    const arena = this.arena;
+    const { N } = x;
+    const OH = op.kind === 'pointwise' ? x.H : convOut(x.H, op.stride);
+    const OW = op.kind === 'pointwise' ? x.W : convOut(x.W, op.stride);
+    const M = N * OH * OW;
+    const C = op.cout;
+    const w = op.conv.weight.data.data;
+    const packed = op.kind === 'pointwise' ? packGemmWeights(w, C, op.cin) : op.kind === 'depthwise' ? packDepthwiseWeights(w, C) : packStemWeights(w, C);
+    const wPtr = arena.allocScratch(packed.length);
+    const z = arena.allocScratch(M * C);
+    const y = arena.allocScratch(M * C);
+    const perC = roundUp(C, 4);
+    const meanPtr = arena.allocScratch(perC);
+    const scalePtr = arena.allocScratch(perC);
+    const shiftPtr = arena.allocScratch(perC);
+    const s64 = arena.allocScratch(C * 2);
+    const m64 = arena.allocScratch(C * 2);
+    this.kernels.f32.set(packed, wPtr >> 2);
+    if (op.kind === 'pointwise') ex.gemm(M, op.cin, C, x.ptr, wPtr, zeroBias, z, -Infinity, Infinity, 0);
+    else if (op.kind === 'depthwise') ex.depthwise3x3(N, x.H, x.W, C, x.ptr, wPtr, zeroBias, z, op.stride, OH, OW, -Infinity, Infinity);
+    else ex.conv3x3c3(N, x.H, x.W, x.ptr, wPtr, zeroBias, z, C, op.stride, OH, OW, -Infinity, Infinity);
+
+    const bn = op.bn;
+    const mean = new Float32Array(C);
+    const invStd32 = new Float32Array(C);
+    const invStd = new Float64Array(C);
+    if (bn.training) {
+      if (M <= 1) {
+        throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input size [${N}, ${C}, ${OH}, ${OW}]`);
+      }
+      // Two-pass statistics in float64, as the reference engine (ops/batch_norm.ts batchStats).
+      k.channelSum64(M, C, z, s64);
+      const mean64 = new Float64Array(this.kernels.memory.buffer, m64, C);
+      const sums = new Float64Array(this.kernels.memory.buffer, s64, C);
+      for (let c = 0; c < C; c++) mean64[c] = sums[c] / M;
+      k.channelSqDev64(M, C, z, m64, s64);
+      const sq = new Float64Array(this.kernels.memory.buffer, s64, C);
+      const mean64b = new Float64Array(this.kernels.memory.buffer, m64, C);
+      const varBiased = new Float32Array(C);
+      for (let c = 0; c < C; c++) {
+        const v = sq[c] / M;
+        mean[c] = mean64b[c];
+        varBiased[c] = v;
+        invStd32[c] = 1 / Math.sqrt(v + bn.eps);
+        invStd[c] = invStd32[c];
+      }
+      updateRunningStats(bn.runningMean, bn.runningVar, { mean, varBiased, invStd: invStd32, count: M }, bn.momentum);
+      bn.getBuffer('num_batches_tracked').int64![0] += 1n;
+    } else {
+      const rm = bn.runningMean.data;
+      const rv = bn.runningVar.data;
+      for (let c = 0; c < C; c++) {
+        mean[c] = rm[c];
+        invStd32[c] = 1 / Math.sqrt(rv[c] + bn.eps);
+        invStd[c] = 1 / Math.sqrt(rv[c] + bn.eps);
+      }
+    }
+    const gamma = bn.weight.data.data;
+    const beta = bn.bias.data.data;
+    const scale = new Float32Array(C);
+    const shift = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      const s = invStd32[c] * gamma[c];
+      scale[c] = s;
+      shift[c] = beta[c] - mean[c] * s;
+    }
+    const f32 = this.kernels.f32;
+    f32.set(mean, meanPtr >> 2);
+    f32.set(scale, scalePtr >> 2);
+    f32.set(shift, shiftPtr >> 2);
+    const relu = op.relu !== null;
+    k.affineClamp(M, C, z, scalePtr, shiftPtr, y, relu ? RELU6_LO : -Infinity, relu ? RELU6_HI : Infinity, res);
+    const yAct: Act = { ptr: y, N, H: OH, W: OW, C };
+    this.caches[op.order] = { x, z, y: yAct, meanPtr, invStd, scale, shift, train: bn.training };
+    return yAct;
+  }
+
+  /** Backward of one op from dL/dy at `gy`; returns dL/dx (a pool buffer) or 0 when backprop stops here. */
+  private backOp(op: ConvBnOp, gy: number, res: number, s: BackwardScratch): number {
+    const needDx = s.needInputGrad || s.trainableBelow[op.order];
+    if (!needDx && !opTrainable(op)) return 0;
+    const c = this.caches[op.order];
+    const k = this.k;
+    const ex = this.kernels.exports;
+    const { N, H: OH, W: OW, C } = c.y;
+    const M = N * OH * OW;
+    const mask = op.relu !== null ? c.y.ptr : 0;
+    const bn = op.bn;
+
+    k.bnBackwardSums(M, C, gy, mask, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
+    const buf = this.kernels.memory.buffer;
+    const sumDy = Float64Array.from(new Float64Array(buf, s.sumDy, C));
+    const sumDyXc = new Float64Array(buf, s.sumDyXc, C);
+    const gradWeight = new Float32Array(C);
+    const gradBias = new Float32Array(C);
+    const sumDyXhat = new Float64Array(C);
+    for (let ch = 0; ch < C; ch++) {
+      sumDyXhat[ch] = sumDyXc[ch] * c.invStd[ch];
+      gradWeight[ch] = sumDyXhat[ch];
+      gradBias[ch] = sumDy[ch];
+    }
+    bn.weight.accumulateGrad(gradWeight);
+    bn.bias.accumulateGrad(gradBias);
+    const wTrain = op.conv.weight.requiresGrad;
+    if (!needDx && !wTrain) return 0;
+
+    // dL/dz = ca*g + cb*(z - mean) + cc (see bnBackwardDx).
+    const gamma = bn.weight.data.data;
+    const ca = new Float32Array(C);
+    const cb = new Float32Array(C);
+    const cc = new Float32Array(C);
+    for (let ch = 0; ch < C; ch++) {
+      const is = c.invStd[ch];
+      if (c.train) {
+        const k1 = (gamma[ch] * is) / M;
+        ca[ch] = k1 * M;
+        cb[ch] = -k1 * sumDyXhat[ch] * is;
+        cc[ch] = -k1 * sumDy[ch];
+      } else {
+        ca[ch] = gamma[ch] * is;
+      }
+    }
+    const f32 = this.kernels.f32;
+    f32.set(ca, s.ca >> 2);
+    f32.set(cb, s.cb >> 2);
+    f32.set(cc, s.cc >> 2);
+    const gz = s.pool.take();
+    k.bnBackwardDx(M, C, gy, mask, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
+
+    const x = c.x;
+    const w = op.conv.weight.data.data;
+    if (wTrain) {
+      let g: Float32Array;
+      if (op.kind === 'pointwise') {
+        k.pointwiseWgrad(M, op.cin, C, x.ptr, gz, s.dw);
+        g = pointwiseGradToTorch(this.kernels.f32, s.dw >> 2, C, op.cin);
+      } else if (op.kind === 'depthwise') {
+        k.depthwise3x3Wgrad(N, x.H, x.W, C, x.ptr, gz, s.dw, s.rowAcc, op.stride, OH, OW);
+        g = depthwiseGradToTorch(this.kernels.f32, s.dw >> 2, C);
+      } else {
+        k.conv3x3c3Wgrad(N, x.H, x.W, x.ptr, gz, s.dw, s.rowAcc, C, op.stride, OH, OW);
+        g = stemGradToTorch(this.kernels.f32, s.dw >> 2, C);
+      }
+      op.conv.weight.accumulateGrad(g);
+    }
+    let gx = 0;
+    if (needDx) {
+      gx = s.pool.take();
+      if (op.kind === 'pointwise') {
+        this.kernels.f32.set(packGemmWeightsTransposed(w, C, op.cin), s.wPack >> 2);
+        ex.gemm(M, C, op.cin, gz, s.wPack, s.zeroBias, gx, -Infinity, Infinity, res);
+      } else if (op.kind === 'depthwise') {
+        this.kernels.f32.set(packDepthwiseWeights(w, C), s.wPack >> 2);
+        k.depthwise3x3Dgrad(N, x.H, x.W, C, gz, s.wPack, gx, op.stride, OH, OW);
+      } else {
+        this.kernels.f32.set(packStemWeights(w, C), s.wPack >> 2);
+        k.conv3x3c3Dgrad(N, x.H, x.W, gz, s.wPack, gx, C, op.stride, OH, OW);
+      }
+    }
+    s.pool.release(gz);
+    return gx;
+  }
+}
+
+interface BackwardScratch {
+  sumDy: number;
+  sumDyXc: number;
+  ca: number;
+  cb: number;
+  cc: number;
+  dw: number;
+  rowAcc: number;
+  wPack: number;
+  zeroBias: number;
+  pool: BufferPool;
+  needInputGrad: boolean;
+  trainableBelow: boolean[];
+}
+
+/** Gradient buffers of the largest activation size, reused across layers of one backward. */
+class BufferPool {
+  private readonly free: number[];
+
+  constructor(buffers: number[]) {
+    this.free = [...buffers].reverse();
+  }
+
+  take(): number {
+    const p = this.free.pop();
+    if (p === undefined) throw new Error('WasmMobileNetV2Executor: gradient buffer pool exhausted (internal error)');
+    return p;
+  }
+
+  release(p: number): void {
+    this.free.push(p);
+  }
+}
+
+function opTrainable(op: ConvBnOp): boolean {
+  return op.conv.weight.requiresGrad || op.bn.weight.requiresGrad || op.bn.bias.requiresGrad;
+}
+
+/** Floats of the largest weight form an op needs in backward (packed, or as a weight gradient). */
+function weightFloats(op: ConvBnOp): number {
+  if (op.kind === 'pointwise') return Math.max(roundUp(op.cin, 8) * op.cout, roundUp(op.cout, 8) * op.cin, op.cin * op.cout);
+  if (op.kind === 'depthwise') return 9 * roundUp(op.cout, 4);
+  return 27 * roundUp(op.cout, 8);
+}
+
+/** A training executor for `model` on these kernels (its own arena). */
+export function createWasmExecutor(kernels: WasmKernels, model: MobileNetV2): WasmMobileNetV2Executor {
+  return new WasmMobileNetV2Executor(kernels, model);
+}

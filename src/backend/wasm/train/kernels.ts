@@ -1,0 +1,44 @@
+import type { WasmKernels } from '../kernels.js';
+
+/** Training exports of build/mnv2.wasm (assembly/train/). Pointers are byte offsets; 0 means absent. */
+export interface WasmTrainExports {
+  channelSum64(M: number, C: number, x: number, out64: number): void;
+  channelSqDev64(M: number, C: number, x: number, mean64: number, out64: number): void;
+  affineClamp(M: number, C: number, x: number, scale: number, shift: number, out: number, lo: number, hi: number, res: number): void;
+  bnBackwardSums(M: number, C: number, dy: number, a: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
+  bnBackwardDx(M: number, C: number, dy: number, a: number, x: number, mean: number, ca: number, cb: number, cc: number, dx: number): void;
+  relu6Backward(n: number, dy: number, y: number, dx: number): void;
+  addInPlace(n: number, a: number, b: number): void;
+  globalAvgPoolBackward(N: number, HW: number, C: number, g: number, dx: number): void;
+  pointwiseWgrad(M: number, K: number, N: number, x: number, dy: number, dw: number): void;
+  depthwise3x3Dgrad(N: number, H: number, W: number, C: number, dy: number, w: number, dx: number, stride: number, OH: number, OW: number): void;
+  depthwise3x3Wgrad(
+    N: number, H: number, W: number, C: number,
+    x: number, dy: number, dw: number, rowAcc: number, stride: number, OH: number, OW: number,
+  ): void;
+  conv3x3c3Wgrad(
+    N: number, H: number, W: number,
+    x: number, dy: number, dw: number, rowAcc: number, Cout: number, stride: number, OH: number, OW: number,
+  ): void;
+  conv3x3c3Dgrad(N: number, H: number, W: number, dy: number, w: number, dx: number, Cout: number, stride: number, OH: number, OW: number): void;
+}
+
+const NAMES: readonly (keyof WasmTrainExports)[] = [
+  'channelSum64', 'channelSqDev64', 'affineClamp', 'bnBackwardSums', 'bnBackwardDx', 'relu6Backward', 'addInPlace',
+  'globalAvgPoolBackward', 'pointwiseWgrad', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
+];
+
+/** The training kernels of an instance, or a clear error when the module predates them. */
+export function trainExports(kernels: WasmKernels): WasmTrainExports {
+  const ex = kernels.exports as unknown as Record<string, unknown>;
+  const missing = NAMES.filter((n) => typeof ex[n] !== 'function');
+  if (missing.length) {
+    throw new Error(`mnv2.wasm: missing training export(s) ${missing.join(', ')} (rebuild with \`npm run build:wasm\`)`);
+  }
+  return ex as unknown as WasmTrainExports;
+}
+
+/** A Float64Array over the instance's memory (re-created after growth). */
+export function f64View(kernels: WasmKernels): Float64Array {
+  return new Float64Array(kernels.memory.buffer);
+}
