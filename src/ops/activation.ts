@@ -13,13 +13,14 @@ export function relu6(x: Tensor): Tensor {
 }
 
 /**
- * PyTorch's hardtanh_backward: the gradient passes only strictly inside (0, 6).
+ * PyTorch's hardtanh_backward: the gradient is zeroed where x <= 0 or x >= 6, so
+ * it passes strictly inside (0, 6), and for NaN inputs as PyTorch lets it.
  * Works from either the input or the output, since both lie inside together.
  */
 export function relu6Backward(gradOut: Tensor, xOrY: Tensor): Tensor {
   const g = gradOut.data;
   const v = xOrY.data;
   const out = new Float32Array(g.length);
-  for (let i = 0; i < g.length; i++) out[i] = v[i] > 0 && v[i] < 6 ? g[i] : 0;
+  for (let i = 0; i < g.length; i++) out[i] = v[i] <= 0 || v[i] >= 6 ? 0 : g[i];
   return new Tensor(out, gradOut.shape);
 }

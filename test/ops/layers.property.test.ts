@@ -41,6 +41,13 @@ describe('ReLU6 backward', () => {
       { numRuns: 200 },
     );
   });
+
+  it('lets the gradient through a NaN input, as hardtanh_backward (x <= 0 || x >= 6 ? 0 : g) does', () => {
+    const x = Tensor.from([NaN, -1, 7]);
+    const g = Tensor.from([0.5, 0.5, 0.5]);
+    expect(Array.from(relu6Backward(g, x).data)).toEqual([0.5, 0, 0]);
+    expect(Array.from(relu6Backward(g, relu6(x)).data)).toEqual([0.5, 0, 0]);
+  });
 });
 
 const layerCase = fc.record({
