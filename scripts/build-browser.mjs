@@ -19,8 +19,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OUT_DIR = join(root, 'dist', 'browser');
 export const ENTRY = join(root, 'src', 'index.ts');
 export const WASM_SRC = join(root, 'build', 'mnv2.wasm');
-/** Bytes, minified and uncompressed: the goals from the browser-build issue. */
-export const BUDGET = { js: 100 * 1024, wasm: 150 * 1024 };
+/**
+ * Bytes, minified and uncompressed: the goals from the browser-build issue.
+ * MNV2_BUDGET_JS / MNV2_BUDGET_WASM (bytes) tighten them, e.g. to test the check.
+ */
+export const BUDGET = {
+  js: Number(process.env.MNV2_BUDGET_JS ?? 100 * 1024),
+  wasm: Number(process.env.MNV2_BUDGET_WASM ?? 150 * 1024),
+};
 
 /**
  * An esbuild plugin that records every import path that is not relative and
@@ -71,11 +77,11 @@ export async function buildBrowser({ outDir = OUT_DIR, log = console.log } = {})
   ].map(({ file, budget }) => {
     const bytes = statSync(file).size;
     const gzip = gzipSync(readFileSync(file), { level: 9 }).length;
-    return { file: relative(root, file) || file, bytes, gzip, budget };
+    return { file: file.startsWith(root) ? relative(root, file) : file, bytes, gzip, budget };
   });
   for (const r of rows) {
     log(
-      `${r.file.padEnd(26)} ${kb(r.bytes).padStart(9)} (gzip ${kb(r.gzip).padStart(8)})  budget ${kb(r.budget)}` +
+      `${r.file.padEnd(Math.max(26, r.file.length))} ${kb(r.bytes).padStart(9)} (gzip ${kb(r.gzip).padStart(8)})  budget ${kb(r.budget)}` +
         (r.bytes > r.budget ? '  OVER BUDGET' : ''),
     );
   }
