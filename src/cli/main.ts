@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { predictCommand, type PredictOptions } from './predict.js';
 import { infoCommand } from './info.js';
+import { trainCommand, type TrainOptions } from './train.js';
+import { evalCommand, type EvalOptions } from './eval.js';
 import { packageRoot } from './paths.js';
 import { parsePositiveInt, parsePositiveNumber, parseTriple } from './format.js';
 import { processIO, type CliIO } from './io.js';
@@ -31,7 +33,7 @@ function arg<T>(parse: (v: string, flag: string) => T, flag: string): (v: string
 
 function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
   const program = new Command('mnv2')
-    .description('MobileNetV2 in TypeScript: classify images and inspect PyTorch/safetensors weights')
+    .description('MobileNetV2 in TypeScript: classify images, train and evaluate classifiers, inspect PyTorch/safetensors weights')
     .version(version(), '-V, --version')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride()
@@ -71,7 +73,66 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
       setCode(infoCommand(file, o, io));
     });
 
+  program
+    .command('train')
+    .description('transfer learning on an image folder (class sub-folders; DIR/train + DIR/val, or the standard split)')
+    .requiredOption('-d, --data <dir>', 'dataset folder')
+    .option('-w, --weights <file>', "pretrained weights ('none': random init; default: bundled ImageNet MobileNetV2 1.0); classifier shapes that differ are skipped")
+    .option('--alpha <a>', 'width multiplier (default: inferred from the weights)', arg(parsePositiveNumber, '--alpha'))
+    .option('--epochs <n>', 'total epochs', arg(parsePositiveInt, '--epochs'), 10)
+    .option('--batch <n>', 'batch size', arg(parsePositiveInt, '--batch'), 32)
+    .option('--lr <lr>', 'learning rate', arg(parsePositiveNumber, '--lr'), 1e-3)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd', 'adamw']).default('adam'))
+    .option('--weight-decay <wd>', 'weight decay', arg(parseNonNegative, '--weight-decay'), 0)
+    .option('--momentum <m>', 'SGD momentum', arg(parseNonNegative, '--momentum'), 0.9)
+    .option('--label-smoothing <eps>', 'label smoothing in [0, 1)', arg(parseNonNegative, '--label-smoothing'), 0)
+    .addOption(new Option('--scheduler <name>', 'lr schedule per epoch (step: x0.1 every epochs/3)').choices(['cosine', 'step', 'none']).default('cosine'))
+    .option('--freeze-features', 'train only the classifier (the seed\'s transfer-learning setup)', false)
+    .addOption(new Option('--bn <mode>', 'BatchNorm while training: train (batch stats, running stats update) or frozen (running stats)').choices(['train', 'frozen']))
+    .option('--augment', 'RandomResizedCrop + RandomHorizontalFlip on train images (else Resize((S, S)))', false)
+    .option('--color-jitter <s>', 'with --augment: ColorJitter(s, s, s, s/4)', arg(parsePositiveNumber, '--color-jitter'))
+    .option('--image-size <n>', 'input size S', arg(parsePositiveInt, '--image-size'), 224)
+    .option('--cache-features', 'linear probe: run the frozen backbone once per image, train the head on cached features', false)
+    .option('-o, --out <dir>', 'output folder', 'runs/train')
+    .option('--resume [file]', 'continue from last.pth (default: <out>/last.pth)')
+    .option('--seed <n>', 'seed for init, shuffling, augmentation and dropout', arg(parseNonNegativeInt, '--seed'), 0)
+    .addOption(new Option('-b, --backend <name>', 'engine for feature caching and evaluation').choices(['wasm', 'js']).default('wasm'))
+    .option('--workers <n>', 'decode worker threads (0: main thread; default: number of cores)', arg(parseNonNegativeInt, '--workers'))
+    .option('--json', 'print a JSON summary on stdout', false)
+    .action(async (o: TrainOptions) => {
+      setCode(await trainCommand(o, io));
+    });
+
+  program
+    .command('eval')
+    .description('accuracy, per-class precision/recall and confusion matrix of trained weights on an image folder')
+    .requiredOption('-d, --data <dir>', 'dataset folder (same layout as for train)')
+    .requiredOption('-w, --weights <file>', 'trained weights, e.g. runs/train/best.pth')
+    .option('-c, --classes <file>', 'class_indices.json (default: the one next to the weights, else the class folders)')
+    .addOption(new Option('--split <name>', 'which images').choices(['val', 'train', 'all']).default('val'))
+    .option('--image-size <n>', 'input size S (Resize((S, S)))', arg(parsePositiveInt, '--image-size'), 224)
+    .option('--batch <n>', 'images per forward pass', arg(parsePositiveInt, '--batch'), 16)
+    .addOption(new Option('-b, --backend <name>', 'inference engine').choices(['wasm', 'js']).default('wasm'))
+    .option('--alpha <a>', 'width multiplier (default: inferred from the weights)', arg(parsePositiveNumber, '--alpha'))
+    .option('--workers <n>', 'decode worker threads (0: main thread)', arg(parseNonNegativeInt, '--workers'))
+    .option('--json', 'print the report as JSON', false)
+    .action(async (o: EvalOptions) => {
+      setCode(await evalCommand(o, io));
+    });
+
   return program;
+}
+
+function parseNonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a number >= 0, got '${value}'`);
+  return n;
+}
+
+function parseNonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new Error(`${flag} must be an integer >= 0, got '${value}'`);
+  return n;
 }
 
 /** Runs the CLI on `argv` (without node and the script path); resolves to the exit code. */
