@@ -259,33 +259,40 @@ export class WasmMobileNetV2Executor {
   }
 
   /**
-   * The ReLU6 units of the last forward whose input lay within KINK_AMBIGUITY of 0 or 6, as
+   * The ReLU6 units of the last forward whose input lay within `tolerance` of 0 or 6, as
    * [module path, NCHW flat index] in forward order, ascending index.
    */
-  ambiguousUnits(): Unit[] {
+  ambiguousUnits(tolerance = KINK_AMBIGUITY): Unit[] {
     this.requirePass('ambiguousUnits');
     const found: Unit[] = [];
-    const f32 = this.kernels.f32;
-    for (const [name, op] of this.byRelu) {
-      const c = this.caches[op.order];
-      const { N, H, W, C } = c.y;
-      const HW = H * W;
-      const hits: number[] = [];
-      const base = c.z >> 2;
-      for (let i = 0; i < N * HW; i++) {
-        for (let ch = 0; ch < C; ch++) {
-          // The kernel's own float32 arithmetic: round(round(z * scale) + shift).
-          const v = Math.fround(Math.fround(f32[base + i * C + ch] * c.scale[ch]) + c.shift[ch]);
-          if (Math.abs(v) < KINK_AMBIGUITY || Math.abs(v - 6) < KINK_AMBIGUITY) {
-            const n = Math.floor(i / HW);
-            hits.push((n * C + ch) * HW + (i - n * HW));
-          }
-        }
+    for (const name of this.byRelu.keys()) {
+      const x = this.preActivation(name);
+      for (let i = 0; i < x.length; i++) {
+        if (Math.abs(x[i]) < tolerance || Math.abs(x[i] - 6) < tolerance) found.push([name, i]);
       }
-      hits.sort((a, b) => a - b);
-      for (const h of hits) found.push([name, h]);
     }
     return found;
+  }
+
+  /** The input of a ReLU6 (its BN's output) in the last forward, NCHW, recomputed exactly as the kernel did. */
+  preActivation(name: string): Float32Array {
+    this.requirePass('preActivation');
+    const op = this.byRelu.get(name);
+    if (!op) throw new Error(`preActivation: ${name} is not a ReLU6 of this model`);
+    const c = this.caches[op.order];
+    const { N, H, W, C } = c.y;
+    const HW = H * W;
+    const f32 = this.kernels.f32;
+    const base = c.z >> 2;
+    const out = new Float32Array(N * C * HW);
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < HW; i++) {
+        const src = base + (n * HW + i) * C;
+        // The kernel's own float32 arithmetic: round(round(z * scale) + shift).
+        for (let ch = 0; ch < C; ch++) out[(n * C + ch) * HW + i] = Math.fround(f32[src + ch] * c.scale[ch]) + c.shift[ch];
+      }
+    }
+    return out;
   }
 
   /**
