@@ -298,6 +298,20 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
     saveFileAtomic(files.curves, new TextEncoder().encode(trainingCurvesSvg(history)));
   };
 
+  // Checkpoints of a 3.5M-parameter model take a moment to write, so fast (cached-feature)
+  // epochs flush them at most every FLUSH_EVERY_S seconds, and always at the end or on Ctrl-C.
+  let bestState: Map<string, Tensor> | null = null;
+  let epochsDone = startEpoch;
+  let lastFlush = performance.now();
+  const flush = () => {
+    if (bestState) {
+      saveFileAtomic(files.best, encodeBest(bestState));
+      bestState = null;
+    }
+    saveLast(epochsDone);
+    writeMetrics();
+    lastFlush = performance.now();
+  };
   let wasInterrupted = stopped();
   for (let epoch = startEpoch + 1; epoch <= opts.epochs && !wasInterrupted; epoch++) {
     const te = performance.now();
@@ -317,7 +331,6 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
     if (r.stopped) {
       progress.stop('interrupted');
       wasInterrupted = true;
-      saveLast(epoch - 1);
       break;
     }
     let val: EvalResult | null = null;
@@ -339,20 +352,21 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
     if (!val || score > bestAcc) {
       bestAcc = val ? score : bestAcc;
       bestEpoch = epoch;
-      saveFileAtomic(files.best, encodeBest(model.stateDict()));
+      bestState = cloneState(model.stateDict());
       if (val) {
         bestConfusion = confusionMatrix(val.labels, val.preds, numClasses);
         saveFileAtomic(files.confusion, new TextEncoder().encode(confusionMatrixSvg(bestConfusion, classes, `val confusion matrix, epoch ${epoch} (rows: true, columns: predicted)`)));
       }
     }
-    saveLast(epoch);
-    writeMetrics();
+    epochsDone = epoch;
+    if (epoch < opts.epochs && performance.now() - lastFlush > FLUSH_EVERY_S * 1000) flush();
     progress.stop(`loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)}${val ? ` | val loss ${val.loss.toFixed(4)} acc ${val.acc.toFixed(4)}` : ''} | lr ${lr.toPrecision(3)}`);
     wasInterrupted = stopped();
-    if (wasInterrupted) log('interrupted after the epoch; last.pth saved');
   }
+  // After a Ctrl-C the weights may be mid-epoch; last.pth still counts only the finished epochs.
+  if (history.length || wasInterrupted) flush();
+  if (wasInterrupted) log(`interrupted: saved ${files.last} (${epochsDone} epoch(s) done; continue with --resume)`);
   if (history.length === 0 && !wasInterrupted) log(`nothing to do: ${startEpoch} of ${opts.epochs} epochs already done`);
-  if (history.length) writeMetrics();
 
   const summary: TrainSummary = {
     out: opts.out, classes, train: ds.train.length, val: ds.val.length, epochs: history,
@@ -371,6 +385,12 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
     io.stdout.write(`${lines.join('\n')}\n`);
   }
   return wasInterrupted ? 130 : 0;
+}
+
+const FLUSH_EVERY_S = 30;
+
+function cloneState(sd: Map<string, Tensor>): Map<string, Tensor> {
+  return new Map([...sd].map(([k, t]) => [k, t.clone()]));
 }
 
 function readBytes(path: string): Uint8Array {
