@@ -76,4 +76,33 @@ describe('browser runtime (Chromium)', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+
+  // The fallback for browsers without WebAssembly SIMD: the reference engine, forced with ?backend=js.
+  it('demo with ?backend=js runs the JS engine and also finds the macaw', async () => {
+    const { page, errors } = await open('examples/web/index.html?backend=js');
+    await page.waitForSelector('#status[data-state="ready"], #status[data-state="error"]', { timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-backend')).toBe('js');
+    await page.setInputFiles('#file', PARROT);
+    await page.waitForSelector('#status[data-state="done"], #status[data-state="error"]', { timeout: 90_000 });
+    expect(await page.getAttribute('body', 'data-top1')).toBe('macaw');
+    expect(await page.textContent('#timing')).toContain('on JS');
+    console.log(`[browser] demo on the JS backend: inference ${await page.getAttribute('#timing', 'data-inference-ms')} ms`);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 180_000);
+
+  // The docs/API.md browser examples: a module script on the page and a module worker.
+  for (const example of ['script.html', 'worker.html']) {
+    it(`examples/browser/${example} classifies parrot.jpg as macaw`, async () => {
+      const { page, errors } = await open(`examples/browser/${example}`);
+      await page.waitForFunction(() => document.body.dataset.top1 || /error/.test(document.getElementById('out')!.textContent!), null, {
+        timeout: 60_000,
+      });
+      const out = await page.textContent('#out');
+      expect(await page.getAttribute('body', 'data-top1'), out!).toBe('macaw');
+      expect(out!.split('\n')[0]).toMatch(/^\s*9\d\.\d\d%  macaw$/);
+      expect(errors).toEqual([]);
+      await page.close();
+    }, 90_000);
+  }
 });
