@@ -1,14 +1,15 @@
-// Weight gradient of a pointwise (1x1) convolution: dW[K x N] = X[M x K]^T . dY[M x N], NHWC rows.
-// The reduction over M runs in blocks of MB rows: each block sums in registers (4x8 tiles) and is
-// then added to dW, so the float32 error grows with MB + M/MB rather than with M.
+// Weight gradient of a pointwise (1x1) convolution, dW = X[M x K]^T . dY[M x N] over NHWC rows,
+// written in PyTorch's layout [N(out)][K(in)]. The reduction over M runs in blocks of MB rows:
+// each block sums in registers (4x8 tiles) and is then added to dW, so the float32 error grows
+// with MB + M/MB rather than with M, and the transposed scalar stores happen once per block.
 
 const MB: i32 = 128;
 
 export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
   const ldx = <usize>K << 2;
   const ldy = <usize>N << 2;
-  const ldw = <usize>N << 2;
-  memory.fill(dw, 0, <usize>K * ldw);
+  const ldw = <usize>K << 2; // one output channel's row of dW
+  memory.fill(dw, 0, <usize>N * ldw);
   const nFull = N & ~7;
   for (let m0 = 0; m0 < M; m0 += MB) {
     const rows = min<i32>(MB, M - m0);
@@ -17,13 +18,13 @@ export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: 
     let k = 0;
     for (; k + 4 <= K; k += 4) {
       const xk = xb + (<usize>k << 2);
-      for (let n = 0; n < nFull; n += 8) tile4x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>k * ldw + (<usize>n << 2), ldw);
-      if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + <usize>k * ldw, ldw, 4, nFull, N);
+      for (let n = 0; n < nFull; n += 8) tile4x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>n * ldw + (<usize>k << 2), ldw);
+      if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + (<usize>k << 2), ldw, 4, nFull, N);
     }
     for (; k < K; k++) {
       const xk = xb + (<usize>k << 2);
-      for (let n = 0; n < nFull; n += 8) tile1x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>k * ldw + (<usize>n << 2));
-      if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + <usize>k * ldw, ldw, 1, nFull, N);
+      for (let n = 0; n < nFull; n += 8) tile1x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>n * ldw + (<usize>k << 2), ldw);
+      if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + (<usize>k << 2), ldw, 1, nFull, N);
     }
   }
 }
@@ -52,14 +53,15 @@ function tile4x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usiz
     xp += ldx;
     yp += ldy;
   }
-  addRow(o, c00, c01);
-  addRow(o + ldw, c10, c11);
-  addRow(o + 2 * ldw, c20, c21);
-  addRow(o + 3 * ldw, c30, c31);
+  // o is dW[n][k]: lanes of c_r0/c_r1 are output channels n..n+7 of input channel k + r.
+  addCols(o, ldw, c00, c01);
+  addCols(o + 4, ldw, c10, c11);
+  addCols(o + 8, ldw, c20, c21);
+  addCols(o + 12, ldw, c30, c31);
 }
 
 @inline
-function tile1x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usize): void {
+function tile1x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usize, ldw: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let xp = xk;
   let yp = y;
@@ -70,13 +72,26 @@ function tile1x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usiz
     xp += ldx;
     yp += ldy;
   }
-  addRow(o, c0, c1);
+  addCols(o, ldw, c0, c1);
+}
+
+/** Adds the 8 lanes of [v0, v1] down a column of dW (one float per output channel row). */
+@inline
+function addCols(o: usize, ldw: usize, v0: v128, v1: v128): void {
+  addLane(o, f32x4.extract_lane(v0, 0));
+  addLane(o + ldw, f32x4.extract_lane(v0, 1));
+  addLane(o + 2 * ldw, f32x4.extract_lane(v0, 2));
+  addLane(o + 3 * ldw, f32x4.extract_lane(v0, 3));
+  const o4 = o + 4 * ldw;
+  addLane(o4, f32x4.extract_lane(v1, 0));
+  addLane(o4 + ldw, f32x4.extract_lane(v1, 1));
+  addLane(o4 + 2 * ldw, f32x4.extract_lane(v1, 2));
+  addLane(o4 + 3 * ldw, f32x4.extract_lane(v1, 3));
 }
 
 @inline
-function addRow(o: usize, v0: v128, v1: v128): void {
-  v128.store(o, f32x4.add(v128.load(o), v0));
-  v128.store(o, f32x4.add(v128.load(o, 16), v1), 16);
+function addLane(p: usize, v: f32): void {
+  store<f32>(p, load<f32>(p) + v);
 }
 
 // Output channels past the last full group of 8 (never hit by MobileNetV2, whose widths are
@@ -92,7 +107,7 @@ function tailCols(rows: i32, xk: usize, ldx: usize, yb: usize, ldy: usize, o: us
         xp += ldx;
         yp += ldy;
       }
-      const p = o + <usize>kk * ldw + (<usize>n << 2);
+      const p = o + <usize>n * ldw + (<usize>kk << 2);
       store<f32>(p, load<f32>(p) + acc);
     }
   }

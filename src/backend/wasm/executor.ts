@@ -23,7 +23,7 @@ import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
 import { convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeights, packGemmWeights, packStemWeights, roundUp } from './pack.js';
 import { trainExports, type WasmTrainExports } from './train/kernels.js';
-import { depthwiseGradToTorch, packGemmWeightsTransposed, pointwiseGradToTorch, stemGradToTorch } from './train/pack.js';
+import { depthwiseGradToTorch, packGemmWeightsTransposed, stemGradToTorch } from './train/pack.js';
 
 /** A ReLU6 unit: the module path and the flat index of its output in NCHW order (as test/helpers/kinks.ts). */
 export type Unit = readonly [module: string, index: number];
@@ -469,8 +469,9 @@ export class WasmMobileNetV2Executor {
     if (wTrain) {
       let g: Float32Array;
       if (op.kind === 'pointwise') {
+        // Already in PyTorch's [Cout, Cin] layout; accumulateGrad copies it out of wasm memory.
         k.pointwiseWgrad(M, op.cin, C, x.ptr, gz, s.dw);
-        g = pointwiseGradToTorch(this.kernels.f32, s.dw >> 2, C, op.cin);
+        g = this.kernels.f32.subarray(s.dw >> 2, (s.dw >> 2) + C * op.cin);
       } else if (op.kind === 'depthwise') {
         k.depthwise3x3Wgrad(N, x.H, x.W, C, x.ptr, gz, s.dw, s.rowAcc, op.stride, OH, OW);
         g = depthwiseGradToTorch(this.kernels.f32, s.dw >> 2, C);

@@ -11,19 +11,10 @@ export function packGemmWeightsTransposed(w: Float32Array, N: number, K: number)
   if (w.length !== N * K) throw new Error(`packGemmWeightsTransposed: ${w.length} weights, expected ${N}x${K}`);
   const panels = Math.ceil(K / 8);
   const out = new Float32Array(panels * N * 8);
-  for (let k = 0; k < K; k++) {
-    const base = (k >> 3) * N * 8 + (k & 7);
-    for (let n = 0; n < N; n++) out[base + n * 8] = w[n * K + k];
-  }
-  return out;
-}
-
-/** pointwiseWgrad's [K][N] -> PyTorch [N, K, 1, 1]. */
-export function pointwiseGradToTorch(src: Float32Array, offset: number, N: number, K: number): Float32Array {
-  const out = new Float32Array(N * K);
-  for (let k = 0; k < K; k++) {
-    const row = offset + k * N;
-    for (let n = 0; n < N; n++) out[n * K + k] = src[row + n];
+  // Reads w row by row; writes stay within one 8-float group per (panel, n).
+  for (let n = 0; n < N; n++) {
+    const row = n * K;
+    for (let k = 0; k < K; k++) out[((k >> 3) * N + n) * 8 + (k & 7)] = w[row + k];
   }
   return out;
 }
