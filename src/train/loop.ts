@@ -126,7 +126,14 @@ export interface EvalResult {
 
 function finishEval(logitRows: Float32Array, labels: Int32Array, numClasses: number): EvalResult {
   const logits = new Tensor(logitRows, [labels.length, numClasses]);
-  const { loss } = crossEntropy(logits, labels);
+  let loss: number;
+  try {
+    loss = crossEntropy(logits, labels).loss;
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/NaN|Inf/.test(msg)) throw new TrainingDiverged(`training diverged (evaluation): ${msg}; try a lower --lr`);
+    throw e;
+  }
   const preds = argmaxRows(logitRows, numClasses);
   let c = 0;
   for (let i = 0; i < labels.length; i++) if (preds[i] === labels[i]) c++;
