@@ -10,6 +10,10 @@
  * honoured); the head (Dropout + Linear on the pooled [N, C] features) is tiny and runs through
  * the model's own `classifier` modules, so an injected dropout mask and the Linear gradients are
  * exactly the reference engine's.
+ *
+ * All of its memory is scratch of its arena (reset by every forward, allocated in the same order
+ * each step, so memory grows only on the first step of the largest shape). Arenas do not know of
+ * each other: use one executor or inference plan per kernel instance at a time.
  */
 import { Tensor, formatShape } from '../../tensor/tensor.js';
 import type { MobileNetV2 } from '../../models/mobilenetv2.js';

@@ -5,3 +5,5 @@ export { makeDivisible, mobileNetV2Layout, type MobileNetV2Layout, type Inverted
 export {
   foldBatchNorm, packGemmWeights, packDepthwiseWeights, packStemWeights, padBias, convOut, nchwToNhwc, nhwcToNchw,
 } from './pack.js';
+export { WasmMobileNetV2Executor, createWasmExecutor, KINK_AMBIGUITY, type Unit as ReluUnit } from './executor.js';
+export { trainExports, type WasmTrainExports } from './train/kernels.js';
