@@ -3,7 +3,11 @@
 // each block sums in registers (4x8 tiles) and is then added to dW, so the float32 error grows
 // with MB + M/MB rather than with M, and the transposed scalar stores happen once per block.
 
-const MB: i32 = 128;
+// Rows per block: the block's X and dY rows (MB * (K + N) floats) should stay in L2 while every
+// 4x8 tile sweeps them, and a block must be long enough to amortize the transposed stores.
+const BLOCK_FLOATS: i32 = 49152;
+const MB_MIN: i32 = 32;
+const MB_MAX: i32 = 512;
 
 export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
   const ldx = <usize>K << 2;
@@ -11,6 +15,7 @@ export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: 
   const ldw = <usize>K << 2; // one output channel's row of dW
   memory.fill(dw, 0, <usize>N * ldw);
   const nFull = N & ~7;
+  const MB = max<i32>(MB_MIN, min<i32>(MB_MAX, BLOCK_FLOATS / (K + N)));
   for (let m0 = 0; m0 < M; m0 += MB) {
     const rows = min<i32>(MB, M - m0);
     const xb = x + <usize>m0 * ldx;

@@ -217,6 +217,22 @@ describe('training kernels vs float64 references', () => {
     }), RUNS);
   });
 
+  it('pointwise wgrad over several row blocks (long M, and K + N large enough for short blocks)', () => {
+    for (const [M, K, N] of [[1100, 5, 9], [530, 150, 203]]) {
+      const m = new Mem();
+      const x = rand(M * K, M), dy = rand(M * N, K);
+      const dw = m.alloc(K * N);
+      k.pointwiseWgrad(M, K, N, m.put(x), m.put(dy), dw);
+      const refW = new Float64Array(N * K), absW = new Float64Array(N * K);
+      for (let r = 0; r < M; r++) for (let n = 0; n < N; n++) for (let kk = 0; kk < K; kk++) {
+        const t = x[r * K + kk] * dy[r * N + n];
+        refW[n * K + kk] += t;
+        absW[n * K + kk] += Math.abs(t);
+      }
+      expectClose(m.get(dw, N * K), refW, absW, `dW ${M}x${K}x${N}`);
+    }
+  });
+
   it('depthwise 3x3 dgrad and wgrad, stride 1 and 2', () => {
     fc.assert(fc.property(dims, ({ N, H, W, C, stride, seed }) => {
       const m = new Mem();
