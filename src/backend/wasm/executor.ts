@@ -152,6 +152,14 @@ export class WasmMobileNetV2Executor {
     }
     const [N, , H, W] = x.shape;
     if (N < 1 || H < 1 || W < 1) throw new Error(`WasmMobileNetV2Executor: empty input ${formatShape(x.shape)}`);
+    try {
+      return this.forwardImpl(x, N, H, W);
+    } catch (e) {
+      throw outOfMemory(e, `forward of ${formatShape(x.shape)}`);
+    }
+  }
+
+  private forwardImpl(x: Tensor, N: number, H: number, W: number): Tensor {
     const arena = this.arena;
     arena.resetScratch();
     this.pass = null;
@@ -187,6 +195,14 @@ export class WasmMobileNetV2Executor {
     const pass = this.pass;
     if (!pass) throw new Error('WasmMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
     this.pass = null;
+    try {
+      return this.backwardImpl(pass, gradLogits, needInputGrad);
+    } catch (e) {
+      throw outOfMemory(e, `backward of batch ${pass.N} at ${pass.H}x${pass.W}`);
+    }
+  }
+
+  private backwardImpl(pass: NonNullable<WasmMobileNetV2Executor['pass']>, gradLogits: Tensor, needInputGrad: boolean): Tensor | null {
     const featuresTrainable = this.model.features.hasTrainableParameters();
     const gPooled = this.model.classifier.backward(gradLogits, needInputGrad || featuresTrainable);
     if (!gPooled) return null;
@@ -536,6 +552,14 @@ class BufferPool {
   release(p: number): void {
     this.free.push(p);
   }
+}
+
+/** Memory growth past wasm32's 4 GiB surfaces as a RangeError from Memory.grow; say what to change. */
+function outOfMemory(e: unknown, what: string): unknown {
+  if (e instanceof RangeError && /memory/i.test(e.message)) {
+    return new Error(`WasmMobileNetV2Executor: ${what} needs more WebAssembly memory than is available (${e.message}); use a smaller batch or input size`);
+  }
+  return e;
 }
 
 function opTrainable(op: ConvBnOp): boolean {
