@@ -1,0 +1,23 @@
+// One tinybench Bench per cell, so every cell gets its own time budget and iteration floor.
+import { Bench } from 'tinybench';
+
+/**
+ * Median milliseconds per call of `fn` (sync or async). `time` is the budget in ms; at least
+ * `iterations` timed calls run even past it, after `warmup` untimed calls (0 = none).
+ */
+export async function measure(name, fn, { time = 2000, iterations = 3, warmup = 1 } = {}) {
+  const bench = new Bench({
+    name,
+    time,
+    iterations,
+    warmup: warmup > 0,
+    warmupIterations: warmup,
+    warmupTime: 0,
+    throws: true,
+  });
+  bench.add(name, fn);
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (r.state !== 'completed') throw new Error(`${name}: benchmark ${r.state}${r.error ? `: ${r.error.message}` : ''}`);
+  return r.latency.p50;
+}

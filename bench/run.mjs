@@ -1,0 +1,248 @@
+// `npm run bench [-- flags]`: our engine (reference JS, WASM, WASM multithreaded) against
+// onnxruntime (node, web/wasm) and TensorFlow.js (wasm, cpu) on MobileNetV2 at 224x224,
+// all in this one process, on the same weights (fixtures/mobilenet_v2_imagenet.*).
+//
+// Flags:
+//   --quick        smoke run: inference at batch 1 only, one iteration per cell, few kernels
+//   --json         also write the results as JSON (bench/results.json unless --out)
+//   --out <file>   where --json writes
+//   --slow-peers   also time tfjs_cpu full-network training (minutes per step at batch 8)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { readPth, Tensor } from '../dist/src/index.js';
+import * as ours from './peers/ours.mjs';
+import { ortNodeInference, ortWebInference } from './peers/ort.mjs';
+import { tfjsInference, tfjsTrainStep, tfjsFrozenStep, toNhwc } from './peers/tfjs.mjs';
+import { kernelGflops } from './kernels.mjs';
+import { measure } from './measure.mjs';
+import { renderTable } from './table.mjs';
+
+const OURS = ['js', 'wasm', 'wasm_mt'];
+const INFER_CELLS = ['js', 'wasm', 'wasm_mt', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu'];
+
+function parseArgs(argv) {
+  const opts = { quick: false, json: false, out: null, slowPeers: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--json') opts.json = true;
+    else if (a === '--slow-peers') opts.slowPeers = true;
+    else if (a === '--out') {
+      opts.out = argv[++i];
+      if (!opts.out) throw new Error('bench: --out needs a file name');
+    } else throw new Error(`bench: unknown flag '${a}' (known: --quick --json --out <file> --slow-peers)`);
+  }
+  opts.out ??= fileURLToPath(new URL('./results.json', import.meta.url));
+  return opts;
+}
+
+/** Deterministic inputs in [-2, 2), roughly the range of normalized ImageNet pixels. */
+function input(batch, seed = 1) {
+  let s = seed >>> 0;
+  const data = new Float32Array(batch * 3 * 224 * 224);
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = (s / 2 ** 31 - 1) * 2;
+  }
+  return new Tensor(data, [batch, 3, 224, 224]);
+}
+
+function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function gitCommit() {
+  try {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const sha = execSync('git rev-parse HEAD', { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execSync('git status --porcelain', { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() !== '';
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function pkgVersion(name) {
+  try {
+    const url = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+    return JSON.parse(readFileSync(url, 'utf8')).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const feats = ours.features();
+  const sd = readPth(new Uint8Array(readFileSync(new URL('../fixtures/mobilenet_v2_imagenet.pth', import.meta.url))), {
+    name: 'mobilenet_v2_imagenet.pth',
+  }).stateDict;
+
+  const results = {
+    infer_b1_224: {},
+    infer_b8_224: {},
+    train_b8_224: {},
+    train_frozen_b8_224: {},
+    kernels: {},
+    ratios: {},
+    agreement: {},
+    notes: {},
+    meta: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      node: process.version,
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      loadavg_start: os.loadavg(),
+      quick: opts.quick,
+      unit: 'ms per batch (median); kernels in GFLOP/s; ratios are ours / peer (below 1: ours faster)',
+      threads: { ort_node: 1, ort_web: 1, tfjs_wasm: 1, wasm: 1, wasm_mt: 'the threaded loader default' },
+      versions: Object.fromEntries(
+        ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'tinybench'].map(
+          (n) => [n, pkgVersion(n)],
+        ),
+      ),
+      features: feats,
+    },
+  };
+  const note = (section, cell, text) => {
+    results[section][cell] = null;
+    (results.notes[section] ??= {})[cell] = text;
+    console.log(`  ${section} ${cell}: ${text}`);
+  };
+
+  // Timing policy per cell: slow cells (seconds per call) get a fixed small iteration count.
+  const budget = (msPerCall) => {
+    if (opts.quick) return { time: 0, iterations: 1, warmup: 0 };
+    if (msPerCall > 10000) return { time: 0, iterations: 1, warmup: 0 };
+    if (msPerCall > 1500) return { time: 0, iterations: 3, warmup: 1 };
+    return { time: 2000, iterations: 5, warmup: 2 };
+  };
+  const batches = opts.quick ? [1] : [1, 8];
+  const inputs = Object.fromEntries(batches.map((b) => [b, input(b)]));
+  const labels8 = Array.from({ length: 8 }, (_, i) => (i * 125) % 1000);
+
+  /** Times `run` on each batch size; the first call doubles as the cost probe and the agreement check. */
+  async function inferCell(cell, run, { prepare = (x) => x } = {}) {
+    for (const b of batches) {
+      const section = `infer_b${b}_224`;
+      try {
+        const x = prepare(inputs[b]);
+        const t0 = performance.now();
+        const y = await run(x);
+        const probe = performance.now() - t0;
+        if (b === 1) results.agreement[cell] = reference ? maxAbsDiff(y, reference) : 0;
+        const ms = await measure(`${section} ${cell}`, () => run(x), budget(probe));
+        results[section][cell] = ms;
+        console.log(`  ${section} ${cell}: ${ms.toFixed(2)} ms`);
+      } catch (e) {
+        note(section, cell, `error: ${e.message}`);
+      }
+    }
+  }
+
+  async function trainCell(section, cell, step, prepare = (x) => x, labels = labels8) {
+    if (opts.quick) return note(section, cell, 'skipped (--quick)');
+    try {
+      const x = prepare(input(8, 2));
+      const t0 = performance.now();
+      const loss = await step(x, labels);
+      if (!Number.isFinite(loss)) throw new Error(`loss is ${loss}`);
+      const probe = performance.now() - t0;
+      const ms = await measure(`${section} ${cell}`, () => step(x, labels), budget(probe));
+      results[section][cell] = ms;
+      console.log(`  ${section} ${cell}: ${ms.toFixed(2)} ms (first loss ${loss.toFixed(4)})`);
+    } catch (e) {
+      note(section, cell, `error: ${e.message}`);
+    }
+  }
+
+  console.log(`mnv2 bench${opts.quick ? ' (--quick)' : ''}: ${results.meta.cpu}, ${results.meta.cores} cores, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  // Our WASM engine first: its batch-1 logits are the reference every other cell is checked against.
+  let reference = null;
+  const kernels = ours.singleKernels();
+  const wasmRun = ours.wasmInference(kernels, sd);
+  reference = wasmRun(inputs[1]).data;
+  await inferCell('wasm', (x) => wasmRun(x).data);
+  if (feats.wasmMt) {
+    const mt = await ours.threadedKernels(os.cpus().length);
+    const mtRun = ours.wasmInference(mt, sd);
+    await inferCell('wasm_mt', (x) => mtRun(x).data);
+  } else for (const b of batches) note(`infer_b${b}_224`, 'wasm_mt', ours.NOT_BUILT);
+  {
+    const jsRun = ours.jsInference(sd);
+    await inferCell('js', (x) => jsRun(x).data);
+  }
+  await inferCell('ort_node', await ortNodeInference());
+  await inferCell('ort_web', await ortWebInference());
+  for (const backend of ['wasm', 'cpu']) {
+    const { tf, run } = await tfjsInference(backend, sd);
+    const tensors = new Map();
+    await inferCell(`tfjs_${backend}`, run, { prepare: (x) => tensors.get(x) ?? tensors.set(x, toNhwc(tf, x)).get(x) });
+    for (const t of tensors.values()) t.dispose();
+  }
+
+  // Training: full network (forward, backward, Adam) and frozen-features transfer at batch 8.
+  await trainCell('train_b8_224', 'js', ours.jsTrainStep(sd));
+  for (const [cell, ok, getKernels] of [
+    ['wasm', feats.wasmTrain, async () => kernels],
+    ['wasm_mt', feats.wasmTrain && feats.wasmMt, () => ours.threadedKernels(os.cpus().length)],
+  ]) {
+    if (!ok) {
+      note('train_b8_224', cell, ours.NOT_BUILT);
+      continue;
+    }
+    await trainCell('train_b8_224', cell, ours.wasmTrainStep(await getKernels(), sd));
+  }
+  if (opts.slowPeers) {
+    const { tf, step } = await tfjsTrainStep('cpu', sd);
+    const oneHot = tf.oneHot(labels8, 1000);
+    await trainCell('train_b8_224', 'tfjs_cpu', (x) => step(x, oneHot), (x) => toNhwc(tf, x));
+  } else note('train_b8_224', 'tfjs_cpu', 'skipped (needs --slow-peers: minutes per step)');
+
+  await trainCell('train_frozen_b8_224', 'wasm', ours.wasmFrozenStep(kernels, sd));
+  if (feats.wasmMt) {
+    await trainCell('train_frozen_b8_224', 'wasm_mt', ours.wasmFrozenStep(await ours.threadedKernels(os.cpus().length), sd));
+  } else note('train_frozen_b8_224', 'wasm_mt', ours.NOT_BUILT);
+  {
+    const { tf, step } = await tfjsFrozenStep('wasm', sd);
+    const oneHot = tf.oneHot(labels8, 1000);
+    await trainCell('train_frozen_b8_224', 'tfjs_wasm', (x) => step(x, oneHot), (x) => toNhwc(tf, x));
+  }
+
+  results.kernels = await kernelGflops({ quick: opts.quick });
+
+  for (const section of ['infer_b1_224', 'infer_b8_224', 'train_b8_224', 'train_frozen_b8_224']) {
+    const row = results[section];
+    const ratios = {};
+    for (const o of OURS) {
+      for (const [peer, ms] of Object.entries(row)) {
+        if (OURS.includes(peer) || !Number.isFinite(row[o]) || !Number.isFinite(ms)) continue;
+        ratios[`${o}/${peer}`] = row[o] / ms;
+      }
+    }
+    results.ratios[section] = ratios;
+  }
+  results.meta.loadavg_end = os.loadavg();
+
+  console.log();
+  console.log(renderTable(results, INFER_CELLS));
+  if (opts.json) {
+    writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
+    console.log(`wrote ${opts.out}`);
+  }
+}
+
+main().then(
+  // onnxruntime-web and tfjs-wasm keep worker/timer handles alive; the results are complete here.
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
