@@ -80,6 +80,13 @@ interface OpCache {
   train: boolean;
 }
 
+/**
+ * Sums per-channel float64 statistics in place across the shards of one batch (data-parallel
+ * training); the identity on a single executor. Every caller of a step must call it the same
+ * number of times with the same lengths, and must get identical results back.
+ */
+export type AllReduce = (values: Float64Array) => void;
+
 const RELU6_LO = 0;
 const RELU6_HI = 6;
 
@@ -96,6 +103,12 @@ export class WasmMobileNetV2Executor {
   private readonly maxC: number;
   private caches: OpCache[] = [];
   private pass: { N: number; H: number; W: number; x: Act; out: Act; zeroBias: number } | null = null;
+  /**
+   * Applied to the BN batch sums (forward: sum(z) and count, then sum((z - mean)^2); backward:
+   * sum(dy), sum(dy*(z - mean)) and count), so that shards of a batch on several executors
+   * normalize with the statistics of the whole batch, as PyTorch does (see parallel/).
+   */
+  allReduce: AllReduce = () => {};
 
   constructor(kernels: WasmKernels, model: MobileNetV2, arena = new WasmArena(kernels)) {
     if (arena.kernels !== kernels) throw new Error('WasmMobileNetV2Executor: the arena belongs to another kernel instance');
@@ -152,6 +165,16 @@ export class WasmMobileNetV2Executor {
     }
     const [N, , H, W] = x.shape;
     if (N < 1 || H < 1 || W < 1) throw new Error(`WasmMobileNetV2Executor: empty input ${formatShape(x.shape)}`);
+    return this.model.classifier.forward(this.forwardFeatures(x));
+  }
+
+  /** The pooled features [N, lastChannels] (features + avgpool + flatten), keeping activations in grad mode. */
+  forwardFeatures(x: Tensor): Tensor {
+    if (x.dtype !== 'float32' || x.ndim !== 4 || x.shape[1] !== 3) {
+      throw new Error(`WasmMobileNetV2Executor: input must be float32 NCHW [N, 3, H, W], got ${x.dtype} ${formatShape(x.shape)}`);
+    }
+    const [N, , H, W] = x.shape;
+    if (N < 1 || H < 1 || W < 1) throw new Error(`WasmMobileNetV2Executor: empty input ${formatShape(x.shape)}`);
     try {
       return this.forwardImpl(x, N, H, W);
     } catch (e) {
@@ -183,7 +206,7 @@ export class WasmMobileNetV2Executor {
     const pooled = new Tensor(this.kernels.f32.slice(pooledPtr >> 2, (pooledPtr >> 2) + N * C), [N, C]);
     // Same rule as the module tree: activations are kept for backward only in grad mode.
     if (isGradEnabled()) this.pass = { N, H, W, x: input, out: cur, zeroBias };
-    return this.model.classifier.forward(pooled);
+    return pooled;
   }
 
   /**
@@ -192,20 +215,32 @@ export class WasmMobileNetV2Executor {
    * returns dL/dinput (NCHW); otherwise null.
    */
   backward(gradLogits: Tensor, needInputGrad = false): Tensor | null {
+    if (!this.pass) throw new Error('WasmMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
+    const featuresTrainable = this.model.features.hasTrainableParameters();
+    const gPooled = this.model.classifier.backward(gradLogits, needInputGrad || featuresTrainable);
+    if (!gPooled) {
+      this.pass = null;
+      return null;
+    }
+    return this.backwardFeatures(gPooled, needInputGrad);
+  }
+
+  /** Backprop of dL/d(pooled features) [N, lastChannels] through `features` (see backward). */
+  backwardFeatures(gPooled: Tensor, needInputGrad = false): Tensor | null {
     const pass = this.pass;
     if (!pass) throw new Error('WasmMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
     this.pass = null;
+    if (gPooled.ndim !== 2 || gPooled.shape[0] !== pass.N || gPooled.shape[1] !== pass.out.C) {
+      throw new Error(`WasmMobileNetV2Executor.backwardFeatures: expected a gradient of shape [${pass.N}, ${pass.out.C}], got ${formatShape(gPooled.shape)}`);
+    }
     try {
-      return this.backwardImpl(pass, gradLogits, needInputGrad);
+      return this.backwardImpl(pass, gPooled, needInputGrad);
     } catch (e) {
       throw outOfMemory(e, `backward of batch ${pass.N} at ${pass.H}x${pass.W}`);
     }
   }
 
-  private backwardImpl(pass: NonNullable<WasmMobileNetV2Executor['pass']>, gradLogits: Tensor, needInputGrad: boolean): Tensor | null {
-    const featuresTrainable = this.model.features.hasTrainableParameters();
-    const gPooled = this.model.classifier.backward(gradLogits, needInputGrad || featuresTrainable);
-    if (!gPooled) return null;
+  private backwardImpl(pass: NonNullable<WasmMobileNetV2Executor['pass']>, gPooled: Tensor, needInputGrad: boolean): Tensor | null {
 
     const k = this.k;
     const arena = this.arena;
@@ -382,26 +417,32 @@ export class WasmMobileNetV2Executor {
     const invStd32 = new Float32Array(C);
     const invStd = new Float64Array(C);
     if (bn.training) {
-      if (M <= 1) {
-        throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input size [${N}, ${C}, ${OH}, ${OW}]`);
-      }
-      // Two-pass statistics in float64, as the reference engine (ops/batch_norm.ts batchStats).
+      // Two-pass statistics in float64, as the reference engine (ops/batch_norm.ts batchStats),
+      // each pass's sums reduced over the whole batch when it is sharded.
       k.channelSum64(M, C, z, s64);
+      const sumsAndCount = new Float64Array(C + 1);
+      sumsAndCount.set(new Float64Array(this.kernels.memory.buffer, s64, C));
+      sumsAndCount[C] = M;
+      this.allReduce(sumsAndCount);
+      const count = sumsAndCount[C];
+      if (count <= 1) {
+        throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input size [${count / (OH * OW)}, ${C}, ${OH}, ${OW}]`);
+      }
       const mean64 = new Float64Array(this.kernels.memory.buffer, m64, C);
-      const sums = new Float64Array(this.kernels.memory.buffer, s64, C);
-      for (let c = 0; c < C; c++) mean64[c] = sums[c] / M;
+      for (let c = 0; c < C; c++) mean64[c] = sumsAndCount[c] / count;
       k.channelSqDev64(M, C, z, m64, s64);
-      const sq = new Float64Array(this.kernels.memory.buffer, s64, C);
+      const sq = Float64Array.from(new Float64Array(this.kernels.memory.buffer, s64, C));
+      this.allReduce(sq);
       const mean64b = new Float64Array(this.kernels.memory.buffer, m64, C);
       const varBiased = new Float32Array(C);
       for (let c = 0; c < C; c++) {
-        const v = sq[c] / M;
+        const v = sq[c] / count;
         mean[c] = mean64b[c];
         varBiased[c] = v;
         invStd32[c] = 1 / Math.sqrt(v + bn.eps);
         invStd[c] = invStd32[c];
       }
-      updateRunningStats(bn.runningMean, bn.runningVar, { mean, varBiased, invStd: invStd32, count: M }, bn.momentum);
+      updateRunningStats(bn.runningMean, bn.runningVar, { mean, varBiased, invStd: invStd32, count }, bn.momentum);
       bn.getBuffer('num_batches_tracked').int64![0] += 1n;
     } else {
       const rm = bn.runningMean.data;
@@ -440,14 +481,21 @@ export class WasmMobileNetV2Executor {
     const k = this.k;
     const ex = this.kernels.exports;
     const { N, H: OH, W: OW, C } = c.y;
-    const M = N * OH * OW;
+    const mLocal = N * OH * OW;
     const mask = op.relu !== null ? c.y.ptr : 0;
     const bn = op.bn;
 
-    k.bnBackwardSums(M, C, gy, mask, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
+    k.bnBackwardSums(mLocal, C, gy, mask, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
     const buf = this.kernels.memory.buffer;
-    const sumDy = Float64Array.from(new Float64Array(buf, s.sumDy, C));
-    const sumDyXc = new Float64Array(buf, s.sumDyXc, C);
+    // [sum(dy), sum(dy*(z - mean)), count], over the whole batch when it is sharded.
+    const sums = new Float64Array(2 * C + 1);
+    sums.set(new Float64Array(buf, s.sumDy, C));
+    sums.set(new Float64Array(buf, s.sumDyXc, C), C);
+    sums[2 * C] = mLocal;
+    this.allReduce(sums);
+    const sumDy = sums.subarray(0, C);
+    const sumDyXc = sums.subarray(C, 2 * C);
+    const M = sums[2 * C];
     const gradWeight = new Float32Array(C);
     const gradBias = new Float32Array(C);
     const sumDyXhat = new Float64Array(C);
@@ -482,7 +530,7 @@ export class WasmMobileNetV2Executor {
     f32.set(cb, s.cb >> 2);
     f32.set(cc, s.cc >> 2);
     const gz = s.pool.take();
-    k.bnBackwardDx(M, C, gy, mask, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
+    k.bnBackwardDx(mLocal, C, gy, mask, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
 
     const x = c.x;
     const w = op.conv.weight.data.data;
@@ -490,7 +538,7 @@ export class WasmMobileNetV2Executor {
       let g: Float32Array;
       if (op.kind === 'pointwise') {
         // Already in PyTorch's [Cout, Cin] layout; accumulateGrad copies it out of wasm memory.
-        k.pointwiseWgrad(M, op.cin, C, x.ptr, gz, s.dw);
+        k.pointwiseWgrad(mLocal, op.cin, C, x.ptr, gz, s.dw);
         g = this.kernels.f32.subarray(s.dw >> 2, (s.dw >> 2) + C * op.cin);
       } else if (op.kind === 'depthwise') {
         k.depthwise3x3Wgrad(N, x.H, x.W, C, x.ptr, gz, s.dw, s.rowAcc, op.stride, OH, OW);
@@ -506,7 +554,7 @@ export class WasmMobileNetV2Executor {
       gx = s.pool.take();
       if (op.kind === 'pointwise') {
         this.kernels.f32.set(packGemmWeightsTransposed(w, C, op.cin), s.wPack >> 2);
-        ex.gemm(M, C, op.cin, gz, s.wPack, s.zeroBias, gx, -Infinity, Infinity, res);
+        ex.gemm(mLocal, C, op.cin, gz, s.wPack, s.zeroBias, gx, -Infinity, Infinity, res);
       } else if (op.kind === 'depthwise') {
         this.kernels.f32.set(packDepthwiseWeights(w, C), s.wPack >> 2);
         k.depthwise3x3Dgrad(N, x.H, x.W, C, gz, s.wPack, gx, op.stride, OH, OW);

@@ -1,0 +1,325 @@
+/**
+ * Runtime-safe: the main-thread side of multi-core execution, over any transport that can
+ * spawn a worker running worker.ts (node.ts: worker_threads).
+ *
+ * - `ParallelInference` splits a batch into contiguous shards, one per worker, each running the
+ *   folded eval plan; logits come back concatenated in order. Only batches speed up: a batch of
+ *   1 runs on one worker.
+ * - `ParallelMobileNetV2Executor` is data-parallel training with the single-thread executor's
+ *   results: each worker runs `features` on its shard, BatchNorm's batch sums are all-reduced in
+ *   float64 (sync.ts) so every shard normalizes with the statistics of the whole batch, and the
+ *   head (Dropout + Linear) runs here over the full batch, so dropout draws and the Linear
+ *   gradients are exactly the single-thread ones. Its forward and backward are async.
+ */
+import { Tensor, formatShape } from '../../../tensor/tensor.js';
+import type { MobileNetV2 } from '../../../models/mobilenetv2.js';
+import type { BatchNorm2d } from '../../../nn/layers/batch_norm.js';
+import type { Parameter } from '../../../nn/parameter.js';
+import { isGradEnabled } from '../../../nn/grad_mode.js';
+import { concatRows, sliceRows, splitRows, type ModelShape, type ParamSlot, type Reply, type Request, type WireTensor } from './protocol.js';
+import { createReducerBuffers, resetReducer, type ReducerBuffers } from './sync.js';
+import { featureBatchNorms, featureParamSlots } from './worker.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type RequestBody = DistributiveOmit<Request, 'id'>;
+type OkReply = Extract<Reply, { ok: true }>;
+
+/** A started worker, as the transport exposes it. */
+export interface Endpoint {
+  post(msg: Request, transfer: ArrayBuffer[]): void;
+  onMessage(cb: (r: Reply) => void): void;
+  onError(cb: (e: Error) => void): void;
+  /** Called with true while requests are outstanding (Node: ref the worker so the process waits), false when idle. */
+  setBusy?(busy: boolean): void;
+  terminate(): unknown;
+}
+
+export type Spawn = () => Endpoint;
+
+class WorkerFailed extends Error {
+  constructor(
+    message: string,
+    readonly aborted: boolean,
+  ) {
+    super(message);
+  }
+}
+
+class Client {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (r: OkReply) => void; reject: (e: Error) => void }>();
+  private dead: Error | null = null;
+
+  constructor(readonly ep: Endpoint) {
+    ep.onMessage((r) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      if (!this.pending.size) ep.setBusy?.(false);
+      if (r.ok) p.resolve(r);
+      else p.reject(new WorkerFailed(r.error, r.aborted));
+    });
+    ep.onError((e) => {
+      this.dead = new Error(`kernel worker crashed: ${e.message}`);
+      for (const p of this.pending.values()) p.reject(this.dead);
+      this.pending.clear();
+      ep.setBusy?.(false);
+    });
+  }
+
+  request(body: RequestBody, transfer: ArrayBuffer[] = []): Promise<OkReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ep.setBusy?.(true);
+      this.ep.post({ ...body, id } as Request, transfer);
+    });
+  }
+}
+
+/** Waits for every request; rethrows the first real failure (not another worker's abort). */
+async function all<T>(ps: Promise<T>[]): Promise<T[]> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+  if (failed.length) throw failed.find((e) => !(e instanceof WorkerFailed && e.aborted)) ?? failed[0];
+  return rs.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+function checkThreads(threads: number, what: string): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`${what}: threads must be a positive integer, got ${threads}`);
+}
+
+function checkInput(x: Tensor, what: string): void {
+  if (x.dtype !== 'float32' || x.ndim !== 4 || x.shape[1] !== 3 || x.shape[0] < 1) {
+    throw new Error(`${what}: input must be float32 NCHW [N, 3, H, W] with N >= 1, got ${x.dtype} ${formatShape(x.shape)}`);
+  }
+}
+
+class Group {
+  private closed = false;
+
+  constructor(readonly clients: Client[]) {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.clients.map((c) => c.ep.terminate()));
+  }
+
+  check(what: string): void {
+    if (this.closed) throw new Error(`${what}: closed`);
+  }
+}
+
+async function startGroup(spawn: Spawn, threads: number, init: (rank: number) => RequestBody): Promise<Group> {
+  const clients: Client[] = [];
+  const group = new Group(clients);
+  try {
+    for (let i = 0; i < threads; i++) clients.push(new Client(spawn()));
+    await all(clients.map((c, rank) => c.request(init(rank))));
+  } catch (e) {
+    await group.close();
+    throw e;
+  }
+  return group;
+}
+
+export interface ParallelOptions {
+  threads: number;
+  /** The kernel module's bytes (build/mnv2.wasm). */
+  wasm: Uint8Array;
+}
+
+export interface ParallelInference {
+  readonly threads: number;
+  /** Logits [N, numClasses]; rows are split over min(threads, N) workers. */
+  forward(x: Tensor): Promise<Tensor>;
+  close(): Promise<void>;
+}
+
+export async function createParallelInferenceWith(
+  spawn: Spawn,
+  stateDict: Map<string, Tensor>,
+  config: ModelShape,
+  opts: ParallelOptions,
+): Promise<ParallelInference> {
+  checkThreads(opts.threads, 'createParallelInference');
+  const state: [string, WireTensor][] = [];
+  for (const [k, t] of stateDict) if (t.dtype === 'float32') state.push([k, { data: t.data, shape: [...t.shape] }]);
+  const group = await startGroup(spawn, opts.threads, () => ({ type: 'initInference', wasm: opts.wasm, config, state }));
+  let busy = false;
+  return {
+    threads: opts.threads,
+    async forward(x: Tensor): Promise<Tensor> {
+      group.check('ParallelInference.forward');
+      checkInput(x, 'ParallelInference.forward');
+      if (busy) throw new Error('ParallelInference.forward: the previous forward has not finished');
+      busy = true;
+      try {
+        const shards = splitRows(x.shape[0], opts.threads);
+        const replies = await all(
+          shards.map((s, i) => {
+            const xs = sliceRows(x, s.start, s.count);
+            return group.clients[i].request({ type: 'infer', x: xs }, [xs.data.buffer as ArrayBuffer]);
+          }),
+        );
+        const y = concatRows(replies.map((r) => (r as Extract<OkReply, { type: 'logits' }>).y));
+        return new Tensor(y.data, y.shape);
+      } finally {
+        busy = false;
+      }
+    },
+    close: () => group.close(),
+  };
+}
+
+/** Data-parallel training of `model` (see the file comment). Create with createParallelExecutor. */
+export class ParallelMobileNetV2Executor {
+  readonly model: MobileNetV2;
+  readonly threads: number;
+  private readonly group: Group;
+  private readonly reducer: ReducerBuffers;
+  private readonly paramView: Float32Array;
+  private readonly slots: ParamSlot[];
+  private readonly params: Parameter[];
+  private readonly bnParams: Set<Parameter>;
+  private readonly bns: BatchNorm2d[];
+  private pass: { parties: number; N: number } | null = null;
+  private busy = false;
+
+  /** @internal use createParallelExecutorWith */
+  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer) {
+    this.model = model;
+    this.threads = threads;
+    this.group = group;
+    this.reducer = reducer;
+    this.paramView = new Float32Array(params);
+    const s = featureParamSlots(model);
+    this.slots = s.slots;
+    this.params = s.params;
+    this.bns = featureBatchNorms(model);
+    this.bnParams = new Set(this.bns.flatMap((b) => [b.weight, b.bias]));
+  }
+
+  /** Logits [N, numClasses]; in train mode the BN running statistics are updated once, from the whole batch. */
+  async forward(x: Tensor): Promise<Tensor> {
+    return this.exclusive('forward', async () => {
+      checkInput(x, 'ParallelMobileNetV2Executor.forward');
+      this.pass = null;
+      const N = x.shape[0];
+      const shards = splitRows(N, this.threads);
+      const parties = shards.length;
+      this.params.forEach((p, i) => this.paramView.set(p.data.data, this.slots[i].offset));
+      const requiresGrad = Uint8Array.from(this.params, (p) => (p.requiresGrad ? 1 : 0));
+      const training = Uint8Array.from(this.bns, (b) => (b.training ? 1 : 0));
+      const running = new Float32Array(this.bns.reduce((n, b) => n + 2 * b.numFeatures, 0));
+      let o = 0;
+      for (const b of this.bns) {
+        running.set(b.runningMean.data, o);
+        running.set(b.runningVar.data, o + b.numFeatures);
+        o += 2 * b.numFeatures;
+      }
+      const anyTraining = training.includes(1);
+      const grad = isGradEnabled();
+      resetReducer(this.reducer, parties);
+      const replies = (await all(
+        shards.map((s, i) => {
+          const xs = sliceRows(x, s.start, s.count);
+          return this.group.clients[i].request(
+            { type: 'forward', x: xs, grad, requiresGrad, training, running, wantRunning: i === 0 && anyTraining },
+            [xs.data.buffer as ArrayBuffer],
+          );
+        }),
+      )) as Extract<OkReply, { type: 'pooled' }>[];
+      const r0 = replies[0].running;
+      if (r0) {
+        // Every worker computed the same global statistics; rank 0's update is the one the model keeps.
+        let off = 0;
+        for (const b of this.bns) {
+          const C = b.numFeatures;
+          if (b.training) {
+            b.runningMean.data.set(r0.subarray(off, off + C));
+            b.runningVar.data.set(r0.subarray(off + C, off + 2 * C));
+            b.getBuffer('num_batches_tracked').int64![0] += 1n;
+          }
+          off += 2 * C;
+        }
+      }
+      const pooled = concatRows(replies.map((r) => r.y));
+      if (grad) this.pass = { parties, N };
+      return this.model.classifier.forward(new Tensor(pooled.data, pooled.shape));
+    });
+  }
+
+  /**
+   * Backprop of `gradLogits`: the head here, `features` on the workers; gradients are summed
+   * over the shards into each trainable Parameter's grad (accumulating, as the single-thread
+   * executor). Returns dL/dinput (NCHW) when `needInputGrad`, else null.
+   */
+  async backward(gradLogits: Tensor, needInputGrad = false): Promise<Tensor | null> {
+    return this.exclusive('backward', async () => {
+      const pass = this.pass;
+      if (!pass) throw new Error('ParallelMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
+      this.pass = null;
+      const featuresTrainable = this.model.features.hasTrainableParameters();
+      const gPooled = this.model.classifier.backward(gradLogits, needInputGrad || featuresTrainable);
+      if (!gPooled) return null;
+      const shards = splitRows(pass.N, this.threads);
+      resetReducer(this.reducer, pass.parties);
+      const replies = (await all(
+        shards.map((s, i) => {
+          const g = sliceRows(gPooled, s.start, s.count);
+          return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad }, [g.data.buffer as ArrayBuffer]);
+        }),
+      )) as Extract<OkReply, { type: 'grads' }>[];
+      this.params.forEach((p, i) => {
+        if (!p.requiresGrad || !replies[0].present[i]) return;
+        const { offset, size } = this.slots[i];
+        // BN's weight/bias gradients are sums that were already all-reduced: every shard holds the total.
+        if (this.bnParams.has(p)) {
+          p.accumulateGrad(replies[0].grads.subarray(offset, offset + size));
+          return;
+        }
+        const sum = replies[0].grads.slice(offset, offset + size);
+        for (let r = 1; r < replies.length; r++) {
+          const g = replies[r].grads;
+          for (let j = 0; j < size; j++) sum[j] += g[offset + j];
+        }
+        p.accumulateGrad(sum);
+      });
+      if (!needInputGrad || replies.some((r) => !r.dx)) return null;
+      const dx = concatRows(replies.map((r) => r.dx!));
+      return new Tensor(dx.data, dx.shape);
+    });
+  }
+
+  /** Stops the workers. */
+  close(): Promise<void> {
+    return this.group.close();
+  }
+
+  private async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.group.check(`ParallelMobileNetV2Executor.${what}`);
+    if (this.busy) throw new Error(`ParallelMobileNetV2Executor.${what}: the previous forward/backward has not finished (await it)`);
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV2, opts: ParallelOptions): Promise<ParallelMobileNetV2Executor> {
+  checkThreads(opts.threads, 'createParallelExecutor');
+  const { slots, total } = featureParamSlots(model);
+  const params = new SharedArrayBuffer(total * 4);
+  const maxC = Math.max(...featureBatchNorms(model).map((b) => b.numFeatures));
+  const reducer = createReducerBuffers(opts.threads, 2 * maxC + 1);
+  const config: ModelShape = { numClasses: model.numClasses, alpha: model.alpha, roundNearest: model.roundNearest };
+  const group = await startGroup(spawn, opts.threads, (rank) => ({
+    type: 'initTraining', wasm: opts.wasm, config, rank, params, slots, reducer,
+  }));
+  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params);
+}

@@ -1,0 +1,102 @@
+/**
+ * Runtime-safe: the all-reduce that data-parallel training workers use for BatchNorm's batch
+ * sums. Each worker writes its partial sums into its own slot of a SharedArrayBuffer, waits on an
+ * Atomics barrier, then every worker adds the slots up in rank order, so all of them get
+ * bit-identical totals (and the executor code stays synchronous and sequential).
+ */
+
+/** Indices into the control Int32Array. */
+const ARRIVED = 0;
+const GENERATION = 1;
+const PARTIES = 2;
+const ABORT = 3;
+export const CONTROL_INTS = 4;
+
+/** How long a waiting worker sleeps between checks of the abort flag. */
+const WAIT_MS = 200;
+
+export class WorkerAborted extends Error {}
+
+/** Shared memory of one reducer group: `threads` workers, each call at most `maxLength` float64s. */
+export interface ReducerBuffers {
+  control: SharedArrayBuffer;
+  slots: SharedArrayBuffer;
+  threads: number;
+  maxLength: number;
+}
+
+export function createReducerBuffers(threads: number, maxLength: number): ReducerBuffers {
+  return {
+    control: new SharedArrayBuffer(CONTROL_INTS * 4),
+    // Two banks, used alternately: a worker can only write a bank again two calls later, after
+    // the next barrier, when every worker has finished reading it. One barrier per call.
+    slots: new SharedArrayBuffer(2 * threads * maxLength * 8),
+    threads,
+    maxLength,
+  };
+}
+
+/** Main thread: before a step, sets how many workers take part and clears a previous abort. */
+export function resetReducer(b: ReducerBuffers, parties: number): void {
+  const ctl = new Int32Array(b.control);
+  Atomics.store(ctl, ARRIVED, 0);
+  Atomics.store(ctl, ABORT, 0);
+  Atomics.store(ctl, PARTIES, parties);
+}
+
+/** One worker's side of the group. */
+export class Reducer {
+  private readonly ctl: Int32Array;
+  private readonly slots: Float64Array;
+  private calls = 0;
+
+  constructor(
+    private readonly b: ReducerBuffers,
+    readonly rank: number,
+  ) {
+    this.ctl = new Int32Array(b.control);
+    this.slots = new Float64Array(b.slots);
+  }
+
+  /** At the start of every step (all parties start from bank 0). */
+  beginStep(): void {
+    this.calls = 0;
+  }
+
+  /** Makes the others' barrier waits throw, so a failing worker does not leave them hanging. */
+  abort(): void {
+    Atomics.store(this.ctl, ABORT, 1);
+    Atomics.notify(this.ctl, GENERATION);
+  }
+
+  /** Sums `values` in place over the workers of this step, in rank order. */
+  allReduce = (values: Float64Array): void => {
+    const parties = Atomics.load(this.ctl, PARTIES);
+    if (parties <= 1) return;
+    const { threads, maxLength } = this.b;
+    if (values.length > maxLength) throw new Error(`allReduce: ${values.length} values, the buffers hold ${maxLength}`);
+    const bank = this.calls++ & 1;
+    this.slots.set(values, (bank * threads + this.rank) * maxLength);
+    this.barrier(parties);
+    for (let i = 0; i < values.length; i++) {
+      let acc = 0;
+      for (let r = 0; r < parties; r++) acc += this.slots[(bank * threads + r) * maxLength + i];
+      values[i] = acc;
+    }
+  };
+
+  private barrier(parties: number): void {
+    const ctl = this.ctl;
+    const gen = Atomics.load(ctl, GENERATION);
+    if (Atomics.add(ctl, ARRIVED, 1) === parties - 1) {
+      Atomics.store(ctl, ARRIVED, 0);
+      Atomics.add(ctl, GENERATION, 1);
+      Atomics.notify(ctl, GENERATION);
+      return;
+    }
+    while (Atomics.load(ctl, GENERATION) === gen) {
+      if (Atomics.load(ctl, ABORT)) throw new WorkerAborted('allReduce: another worker failed');
+      Atomics.wait(ctl, GENERATION, gen, WAIT_MS);
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Runtime-safe: what a kernel worker does with each request. Inference workers hold a folded
+ * plan; training workers hold a MobileNetV2 whose `features` parameters are views of the shared
+ * parameter buffer (the main thread writes the current values before each step) and run the
+ * training executor on their shard, with BatchNorm's sums all-reduced across the workers.
+ */
+import { Tensor } from '../../../tensor/tensor.js';
+import { MobileNetV2 } from '../../../models/mobilenetv2.js';
+import { BatchNorm2d } from '../../../nn/layers/batch_norm.js';
+import { setGradEnabled } from '../../../nn/grad_mode.js';
+import type { Parameter } from '../../../nn/parameter.js';
+import { loadWasmKernelsSync } from '../kernels.js';
+import { compileMobileNetV2, type WasmMobileNetV2 } from '../mobilenetv2.js';
+import { WasmMobileNetV2Executor } from '../executor.js';
+import { Reducer, WorkerAborted } from './sync.js';
+import type { ParamSlot, Reply, Request, WireTensor } from './protocol.js';
+
+interface TrainState {
+  exec: WasmMobileNetV2Executor;
+  reducer: Reducer;
+  params: Parameter[];
+  slots: ParamSlot[];
+  bns: BatchNorm2d[];
+}
+
+/** The `features` BatchNorm2d modules in module order (main and workers agree on it). */
+export function featureBatchNorms(model: MobileNetV2): BatchNorm2d[] {
+  return [...model.features.modules()].filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+}
+
+/** The `features` parameters in registration order, with their offsets in a flat buffer. */
+export function featureParamSlots(model: MobileNetV2): { slots: ParamSlot[]; params: Parameter[]; total: number } {
+  const slots: ParamSlot[] = [];
+  const params: Parameter[] = [];
+  let offset = 0;
+  for (const [name, p] of model.features.namedParameters('features')) {
+    slots.push({ name, offset, size: p.data.size });
+    params.push(p);
+    offset += p.data.size;
+  }
+  return { slots, params, total: offset };
+}
+
+export class KernelWorker {
+  private plan: WasmMobileNetV2 | null = null;
+  private train: TrainState | null = null;
+
+  /** Handles one request; the reply's arrays may be transferred. */
+  handle(req: Request): { reply: Reply; transfer: ArrayBuffer[] } {
+    try {
+      return this.dispatch(req);
+    } catch (e) {
+      this.train?.reducer.abort();
+      const aborted = e instanceof WorkerAborted;
+      return { reply: { id: req.id, ok: false, error: (e as Error).message ?? String(e), aborted }, transfer: [] };
+    }
+  }
+
+  private dispatch(req: Request): { reply: Reply; transfer: ArrayBuffer[] } {
+    switch (req.type) {
+      case 'initInference': {
+        const kernels = loadWasmKernelsSync(req.wasm);
+        const state = new Map(req.state.map(([k, t]) => [k, new Tensor(t.data, t.shape)] as const));
+        this.plan = compileMobileNetV2(kernels, state, req.config);
+        return { reply: { id: req.id, ok: true, type: 'ready' }, transfer: [] };
+      }
+      case 'infer': {
+        if (!this.plan) throw new Error('worker: infer before initInference');
+        const y = own(this.plan.forward(new Tensor(req.x.data, req.x.shape)).data);
+        return { reply: { id: req.id, ok: true, type: 'logits', y: { data: y, shape: [req.x.shape[0], y.length / req.x.shape[0]] } }, transfer: [y.buffer as ArrayBuffer] };
+      }
+      case 'initTraining': {
+        const kernels = loadWasmKernelsSync(req.wasm);
+        const model = new MobileNetV2({ numClasses: req.config.numClasses, alpha: req.config.alpha, roundNearest: req.config.roundNearest });
+        const { slots, params } = featureParamSlots(model);
+        if (slots.length !== req.slots.length || slots.some((s, i) => s.name !== req.slots[i].name || s.size !== req.slots[i].size)) {
+          throw new Error('worker: the parameter layout differs from the main thread model');
+        }
+        params.forEach((p, i) => {
+          p.data = new Tensor(new Float32Array(req.params, req.slots[i].offset * 4, req.slots[i].size), p.data.shape);
+        });
+        const exec = new WasmMobileNetV2Executor(kernels, model);
+        const reducer = new Reducer(req.reducer, req.rank);
+        exec.allReduce = reducer.allReduce;
+        this.train = { exec, reducer, params, slots, bns: featureBatchNorms(model) };
+        return { reply: { id: req.id, ok: true, type: 'ready' }, transfer: [] };
+      }
+      case 'forward': {
+        const t = this.requireTrain();
+        t.reducer.beginStep();
+        t.params.forEach((p, i) => (p.requiresGrad = req.requiresGrad[i] === 1));
+        let off = 0;
+        t.bns.forEach((bn, i) => {
+          bn.training = req.training[i] === 1;
+          const C = bn.numFeatures;
+          bn.runningMean.data.set(req.running.subarray(off, off + C));
+          bn.runningVar.data.set(req.running.subarray(off + C, off + 2 * C));
+          off += 2 * C;
+        });
+        setGradEnabled(req.grad);
+        const pooledT = t.exec.forwardFeatures(new Tensor(req.x.data, req.x.shape));
+        const pooled = { data: own(pooledT.data), shape: pooledT.shape };
+        let running: Float32Array | null = null;
+        if (req.wantRunning) {
+          running = new Float32Array(req.running.length);
+          let o = 0;
+          for (const bn of t.bns) {
+            running.set(bn.runningMean.data, o);
+            running.set(bn.runningVar.data, o + bn.numFeatures);
+            o += 2 * bn.numFeatures;
+          }
+        }
+        const transfer = [pooled.data.buffer as ArrayBuffer];
+        if (running) transfer.push(running.buffer as ArrayBuffer);
+        return { reply: { id: req.id, ok: true, type: 'pooled', y: { data: pooled.data, shape: [...pooled.shape] }, running }, transfer };
+      }
+      case 'backward': {
+        const t = this.requireTrain();
+        t.reducer.beginStep();
+        for (const p of t.params) p.grad = null;
+        const dx = t.exec.backwardFeatures(new Tensor(req.gPooled.data, req.gPooled.shape), req.needInputGrad);
+        const total = t.slots.length ? t.slots[t.slots.length - 1].offset + t.slots[t.slots.length - 1].size : 0;
+        const grads = new Float32Array(total);
+        const present = new Uint8Array(t.slots.length);
+        t.params.forEach((p, i) => {
+          if (p.grad) {
+            grads.set(p.grad.data, t.slots[i].offset);
+            present[i] = 1;
+          }
+          p.grad = null;
+        });
+        const wire: WireTensor | null = dx ? { data: own(dx.data), shape: [...dx.shape] } : null;
+        const transfer = [grads.buffer as ArrayBuffer, present.buffer as ArrayBuffer];
+        if (wire) transfer.push(wire.data.buffer as ArrayBuffer);
+        return { reply: { id: req.id, ok: true, type: 'grads', grads, present, dx: wire }, transfer };
+      }
+    }
+  }
+
+  private requireTrain(): TrainState {
+    if (!this.train) throw new Error('worker: training request before initTraining');
+    return this.train;
+  }
+}
+
+/** `a` itself when it owns its whole (transferable) buffer, else a copy: wasm memory cannot be transferred. */
+function own(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.buffer instanceof ArrayBuffer && a.buffer.byteLength === a.byteLength ? a : a.slice();
+}
