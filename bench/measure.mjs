@@ -4,8 +4,10 @@ import { Bench } from 'tinybench';
 /**
  * Median milliseconds per call of `fn` (sync or async). `time` is the budget in ms; at least
  * `iterations` timed calls run even past it, after `warmup` untimed calls (0 = none).
+ * `async` says that `fn` returns a promise; tinybench then awaits each call inside the timing
+ * (without it, its own detection call may overlap the first timed one).
  */
-export async function measure(name, fn, { time = 2000, iterations = 3, warmup = 1 } = {}) {
+export async function measure(name, fn, { time = 2000, iterations = 3, warmup = 1, async = false } = {}) {
   const bench = new Bench({
     name,
     time,
@@ -15,7 +17,7 @@ export async function measure(name, fn, { time = 2000, iterations = 3, warmup = 
     warmupTime: 0,
     throws: true,
   });
-  bench.add(name, fn);
+  bench.add(name, fn, { async });
   await bench.run();
   const r = bench.tasks[0].result;
   if (r.state !== 'completed') throw new Error(`${name}: benchmark ${r.state}${r.error ? `: ${r.error.message}` : ''}`);

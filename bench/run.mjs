@@ -19,7 +19,7 @@ import { kernelGflops } from './kernels.mjs';
 import { measure } from './measure.mjs';
 import { renderTable } from './table.mjs';
 
-const OURS = ['js', 'wasm', 'wasm_mt'];
+const OURS = ['js', 'wasm', 'wasm_mt', 'wasm_folded'];
 const INFER_CELLS = ['js', 'wasm', 'wasm_mt', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu'];
 
 function parseArgs(argv) {
@@ -100,7 +100,7 @@ async function main() {
       loadavg_start: os.loadavg(),
       quick: opts.quick,
       unit: 'ms per batch (median); kernels in GFLOP/s; ratios are ours / peer (below 1: ours faster)',
-      threads: { ort_node: 1, ort_web: 1, tfjs_wasm: 1, wasm: 1, wasm_mt: 'the threaded loader default' },
+      threads: { ort_node: 1, ort_web: 1, tfjs_wasm: 1, tfjs_cpu: 1, js: 1, wasm: 1, wasm_mt: os.availableParallelism?.() ?? os.cpus().length },
       versions: Object.fromEntries(
         ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'tinybench'].map(
           (n) => [n, pkgVersion(n)],
@@ -126,17 +126,29 @@ async function main() {
   const inputs = Object.fromEntries(batches.map((b) => [b, input(b)]));
   const labels8 = Array.from({ length: 8 }, (_, i) => (i * 125) % 1000);
 
-  /** Times `run` on each batch size; the first call doubles as the cost probe and the agreement check. */
+  /**
+   * Times `run` on each batch size. At batch 1 the first call is the cost probe and the
+   * agreement check; batch 8's cost is guessed from batch 1's, so a slow peer's 40 s call
+   * is not spent twice.
+   */
   async function inferCell(cell, run, { prepare = (x) => x } = {}) {
+    let b1ms = null;
+    let isAsync = false;
     for (const b of batches) {
       const section = `infer_b${b}_224`;
       try {
         const x = prepare(inputs[b]);
-        const t0 = performance.now();
-        const y = await run(x);
-        const probe = performance.now() - t0;
-        if (b === 1) results.agreement[cell] = reference ? maxAbsDiff(y, reference) : 0;
-        const ms = await measure(`${section} ${cell}`, () => run(x), budget(probe));
+        let cost = b1ms === null ? null : b1ms * b;
+        if (cost === null) {
+          const t0 = performance.now();
+          const pending = run(x);
+          isAsync = pending instanceof Promise;
+          const y = await pending;
+          cost = performance.now() - t0;
+          if (b === 1) results.agreement[cell] = reference ? maxAbsDiff(y, reference) : 0;
+        }
+        const ms = await measure(`${section} ${cell}`, () => run(x), { ...budget(cost), async: isAsync });
+        if (b === 1) b1ms = ms;
         results[section][cell] = ms;
         console.log(`  ${section} ${cell}: ${ms.toFixed(2)} ms`);
       } catch (e) {
@@ -150,10 +162,12 @@ async function main() {
     try {
       const x = prepare(input(8, 2));
       const t0 = performance.now();
-      const loss = await step(x, labels);
+      const pending = step(x, labels);
+      const loss = await pending;
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss}`);
       const probe = performance.now() - t0;
-      const ms = await measure(`${section} ${cell}`, () => step(x, labels), budget(probe));
+      const async = pending instanceof Promise;
+      const ms = await measure(`${section} ${cell}`, () => step(x, labels), { ...budget(probe), async });
       results[section][cell] = ms;
       console.log(`  ${section} ${cell}: ${ms.toFixed(2)} ms (first loss ${loss.toFixed(4)})`);
     } catch (e) {
@@ -165,14 +179,14 @@ async function main() {
 
   // Our WASM engine first: its batch-1 logits are the reference every other cell is checked against.
   let reference = null;
-  const kernels = ours.singleKernels();
-  const wasmRun = ours.wasmInference(kernels, sd);
+  const wasmRun = ours.wasmInference(ours.singleKernels(), sd);
   reference = wasmRun(inputs[1]).data;
   await inferCell('wasm', (x) => wasmRun(x).data);
+  const threads = os.availableParallelism?.() ?? os.cpus().length;
   if (feats.wasmMt) {
-    const mt = await ours.threadedKernels(os.cpus().length);
-    const mtRun = ours.wasmInference(mt, sd);
-    await inferCell('wasm_mt', (x) => mtRun(x).data);
+    const mt = await ours.wasmMtInference(sd, threads);
+    await inferCell('wasm_mt', mt.run);
+    await mt.close();
   } else for (const b of batches) note(`infer_b${b}_224`, 'wasm_mt', ours.NOT_BUILT);
   {
     const jsRun = ours.jsInference(sd);
@@ -189,26 +203,32 @@ async function main() {
 
   // Training: full network (forward, backward, Adam) and frozen-features transfer at batch 8.
   await trainCell('train_b8_224', 'js', ours.jsTrainStep(sd));
-  for (const [cell, ok, getKernels] of [
-    ['wasm', feats.wasmTrain, async () => kernels],
-    ['wasm_mt', feats.wasmTrain && feats.wasmMt, () => ours.threadedKernels(os.cpus().length)],
-  ]) {
-    if (!ok) {
-      note('train_b8_224', cell, ours.NOT_BUILT);
-      continue;
+  /** Our executor-based cells: `threads` 0 is the single-thread executor. */
+  async function executorCell(section, cell, ok, opts2) {
+    if (!ok) return note(section, cell, ours.NOT_BUILT);
+    if (opts.quick) return note(section, cell, 'skipped (--quick)');
+    let t;
+    try {
+      t = await ours.wasmTrainStep(sd, opts2);
+    } catch (e) {
+      return note(section, cell, `error: ${e.message}`);
     }
-    await trainCell('train_b8_224', cell, ours.wasmTrainStep(await getKernels(), sd));
+    await trainCell(section, cell, t.step);
+    await t.close();
   }
+  await executorCell('train_b8_224', 'wasm', feats.wasmTrain, {});
+  await executorCell('train_b8_224', 'wasm_mt', feats.wasmMtTrain, { threads });
   if (opts.slowPeers) {
     const { tf, step } = await tfjsTrainStep('cpu', sd);
     const oneHot = tf.oneHot(labels8, 1000);
     await trainCell('train_b8_224', 'tfjs_cpu', (x) => step(x, oneHot), (x) => toNhwc(tf, x));
   } else note('train_b8_224', 'tfjs_cpu', 'skipped (needs --slow-peers: minutes per step)');
 
-  await trainCell('train_frozen_b8_224', 'wasm', ours.wasmFrozenStep(kernels, sd));
-  if (feats.wasmMt) {
-    await trainCell('train_frozen_b8_224', 'wasm_mt', ours.wasmFrozenStep(await ours.threadedKernels(os.cpus().length), sd));
-  } else note('train_frozen_b8_224', 'wasm_mt', ours.NOT_BUILT);
+  await executorCell('train_frozen_b8_224', 'wasm', feats.wasmTrain, { frozen: true });
+  await executorCell('train_frozen_b8_224', 'wasm_mt', feats.wasmMtTrain, { frozen: true, threads });
+  // The same recipe on the folded inference plan (no executor): what the frozen step costs
+  // when the backbone runs the inference kernels only.
+  await trainCell('train_frozen_b8_224', 'wasm_folded', ours.wasmFrozenStepFolded(sd));
   {
     const { tf, step } = await tfjsFrozenStep('wasm', sd);
     const oneHot = tf.oneHot(labels8, 1000);

@@ -24,17 +24,18 @@ const wasmNode = await optionalImport('../../dist/src/backend/wasm/node.js');
 /** `createWasmExecutor(kernels, model)` with forward/backward, wherever it is exported. */
 export const createWasmExecutor = executorModule.createWasmExecutor ?? wasmIndex.createWasmExecutor ?? mnv2.createWasmExecutor;
 
-/**
- * Multithreaded WASM: a loader for a worker-backed kernel set. Whatever the threading
- * work names it, one of these exports is expected to give kernels (or a pool) that
- * compileMobileNetV2 / createWasmExecutor accept. Add its name here if it differs.
- */
-const MT_LOADERS = ['loadWasmKernelsThreaded', 'loadThreadedWasmKernelsFromFile', 'loadWasmKernelsFromFileThreaded', 'createWasmThreadPool'];
-const mtLoaderName = MT_LOADERS.find((n) => typeof (wasmNode[n] ?? mnv2Node[n] ?? wasmIndex[n]) === 'function');
-export const loadThreadedKernels = mtLoaderName ? (wasmNode[mtLoaderName] ?? mnv2Node[mtLoaderName] ?? wasmIndex[mtLoaderName]) : undefined;
+const parallelNode = await optionalImport('../../dist/src/backend/wasm/parallel/node.js');
+
+/** Multithreaded WASM (worker_threads): batch-parallel inference and a data-parallel training executor. */
+export const createParallelInference = mnv2Node.createParallelInference ?? parallelNode.createParallelInference;
+export const createParallelExecutor = mnv2Node.createParallelExecutor ?? parallelNode.createParallelExecutor;
 
 export function features() {
-  return { wasmTrain: typeof createWasmExecutor === 'function', wasmMt: typeof loadThreadedKernels === 'function', mtLoaderName };
+  return {
+    wasmTrain: typeof createWasmExecutor === 'function',
+    wasmMt: typeof createParallelInference === 'function',
+    wasmMtTrain: typeof createParallelExecutor === 'function',
+  };
 }
 
 export function jsInference(sd) {
@@ -50,10 +51,10 @@ export function singleKernels() {
   return kernelsSingle;
 }
 
-let kernelsMt;
-export async function threadedKernels(threads) {
-  kernelsMt ??= await loadThreadedKernels({ threads });
-  return kernelsMt;
+/** Batch-parallel inference on `threads` workers; call close() when done. */
+export async function wasmMtInference(sd, threads) {
+  const inf = await createParallelInference(sd, { numClasses: 1000, alpha: 1 }, { threads });
+  return { run: async (x) => (await inf.forward(x)).data, close: () => inf.close() };
 }
 
 export function wasmInference(kernels, sd) {
@@ -76,32 +77,46 @@ export function jsTrainStep(sd) {
   };
 }
 
-/** The same step through the WASM executor (forward/backward in wasm, Adam on the module's parameters). */
-export function wasmTrainStep(kernels, sd, { frozen = false } = {}) {
+function trainableModel(sd) {
   const model = new MobileNetV2({ numClasses: 1000, rng: new Rng(7) });
   model.loadStateDict(sd);
-  if (frozen) model.features.requiresGrad_(false);
-  model.train();
-  const exec = createWasmExecutor(kernels, model);
+  return model.train();
+}
+
+/** A step through an executor (single-thread or parallel; forward/backward may be async), Adam in JS. */
+function executorStep(model, exec) {
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
-  return (x, labels) => {
+  return async (x, labels) => {
     opt.zeroGrad();
-    const { loss, grad } = crossEntropy(exec.forward(x), labels);
-    exec.backward(grad);
+    const { loss, grad } = crossEntropy(await exec.forward(x), labels);
+    await exec.backward(grad);
     opt.step();
-    // An executor that keeps its own weight copy in wasm memory must see the update.
-    if (typeof exec.syncWeights === 'function') exec.syncWeights();
     return loss;
   };
 }
 
 /**
- * Frozen-features transfer step, the same recipe as the tfjs_wasm peer: the backbone runs
- * forward only in wasm (BN folded, inference statistics) up to the pooled features, then
- * Dropout + Linear train with Adam in JS.
+ * Full-network step (or, with `frozen`, the frozen-features transfer step) through the WASM
+ * training executor; `threads` > 0 uses the data-parallel worker executor.
+ * Frozen recipe, the same as the tfjs_wasm peer's: backbone frozen with BN on its running
+ * statistics, Dropout + Linear trained with Adam.
  */
-export function wasmFrozenStep(kernels, sd) {
-  const backbone = mnv2.compileMobileNetV2(kernels, sd, { numClasses: 1000, alpha: 1 });
+export async function wasmTrainStep(sd, { frozen = false, threads = 0 } = {}) {
+  const model = trainableModel(sd);
+  if (frozen) {
+    model.features.requiresGrad_(false);
+    model.features.eval();
+  }
+  const exec = threads > 0 ? await createParallelExecutor(model, { threads }) : createWasmExecutor(singleKernels(), model);
+  return { step: executorStep(model, exec), close: async () => exec.close?.() };
+}
+
+/**
+ * The frozen recipe on the inference plan instead of the executor: folded-BN backbone forward
+ * up to the pooled features, then Dropout + Linear train with Adam in JS.
+ */
+export function wasmFrozenStepFolded(sd) {
+  const backbone = mnv2.compileMobileNetV2(singleKernels(), sd, { numClasses: 1000, alpha: 1 });
   const rng = new Rng(7);
   const linear = new Linear(1280, 1000, { rng });
   linear.weight.data.copy_(sd.get('classifier.1.weight'));
