@@ -4,6 +4,7 @@ import { MobileNetV2 } from '../models/mobilenetv2.js';
 import { noGrad } from '../nn/grad_mode.js';
 import { compileMobileNetV2 } from '../backend/wasm/mobilenetv2.js';
 import { defaultWasmPath, loadWasmKernelsFromFile } from '../backend/wasm/node.js';
+import { createParallelInference, parallelWorkerScript } from '../backend/wasm/parallel/node.js';
 import type { InferredConfig } from './config.js';
 
 export type BackendName = 'wasm' | 'js';
@@ -50,4 +51,39 @@ export function createEngine(
     warn('build/mnv2.wasm not found (run `npm run build:wasm`); using the slower js backend');
   }
   return createJsEngine(stateDict, config, name);
+}
+
+/** An engine whose forward may run on worker threads; close() stops them. */
+export interface ThreadedEngine {
+  backend: BackendName;
+  /** Worker threads in use (1: the main thread). */
+  threads: number;
+  forward(x: Tensor): Tensor | Promise<Tensor>;
+  close(): Promise<void>;
+}
+
+/**
+ * `createEngine`, on `threads` workers when that can help: the wasm backend with threads > 1
+ * splits each batch over the workers (a batch of 1 does not get faster). Falls back to the
+ * main thread (with `warn`) when the worker script has not been built.
+ */
+export async function createThreadedEngine(
+  backend: BackendName,
+  stateDict: Map<string, Tensor>,
+  config: InferredConfig,
+  name: string,
+  warn: (msg: string) => void,
+  threads: number,
+): Promise<ThreadedEngine> {
+  if (backend === 'wasm' && threads > 1 && defaultWasmPath()) {
+    if (parallelWorkerScript()) {
+      // Check the weights on the main thread first, so a bad file fails with its name.
+      const engine = createWasmEngine(stateDict, config, name, defaultWasmPath()!);
+      const inf = await createParallelInference(stateDict, config, { threads });
+      return { backend: engine.backend, threads, forward: (x) => (x.shape[0] > 1 ? inf.forward(x) : engine.forward(x)), close: () => inf.close() };
+    }
+    warn('parallel worker script not built (run `npm run build`); running on one thread');
+  }
+  const engine = createEngine(backend, stateDict, config, name, warn);
+  return { backend: engine.backend, threads: 1, forward: (x) => engine.forward(x), close: async () => {} };
 }

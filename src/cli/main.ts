@@ -56,6 +56,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(new Option('--mean <r,g,b>', 'normalization mean (the bundled weights expect 0.5; ImageNet-trained torchvision ones 0.485,0.456,0.406)').argParser(arg(parseTriple, '--mean')).default([0.5, 0.5, 0.5], '0.5,0.5,0.5'))
     .addOption(new Option('--std <r,g,b>', 'normalization std (torchvision ImageNet: 0.229,0.224,0.225)').argParser(arg(parseTriple, '--std')).default([0.5, 0.5, 0.5], '0.5,0.5,0.5'))
     .option('--batch-size <n>', 'images per forward pass', arg(parsePositiveInt, '--batch-size'), 8)
+    .option('--threads <n>', 'wasm: worker threads each batch is split over (default: number of cores, at most the batch size)', arg(parsePositiveInt, '--threads'))
     .action(async (images: string[], o: PredictOptions) => {
       if (o.std.some((s) => s === 0)) {
         program.error('mnv2: --std values must be non-zero', { exitCode: 1 });
@@ -96,7 +97,8 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .option('-o, --out <dir>', 'output folder', 'runs/train')
     .option('--resume [file]', 'continue from last.pth (default: <out>/last.pth)')
     .option('--seed <n>', 'seed for init, shuffling, augmentation and dropout', arg(parseNonNegativeInt, '--seed'), 0)
-    .addOption(new Option('-b, --backend <name>', 'engine for feature caching and evaluation').choices(['wasm', 'js']).default('wasm'))
+    .addOption(new Option('-b, --backend <name>', 'engine for training, feature caching and evaluation').choices(['wasm', 'js']).default('wasm'))
+    .option('--threads <n>', 'wasm: worker threads each batch is split over, BatchNorm statistics exact over the whole batch (default: number of cores, at most --batch)', arg(parsePositiveInt, '--threads'))
     .option('--workers <n>', 'decode worker threads (0: main thread; default: number of cores)', arg(parseNonNegativeInt, '--workers'))
     .option('--json', 'print a JSON summary on stdout', false)
     .action(async (o: TrainOptions) => {

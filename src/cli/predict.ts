@@ -6,7 +6,8 @@ import { loadWeightsFile } from '../io/node.js';
 import { decodeImageFile } from '../data/decode.js';
 import { centerCrop, resizeShorter, toNormalizedTensor } from '../data/transforms.js';
 import { inferMobileNetV2Config } from './config.js';
-import { createEngine, type BackendName } from './engine.js';
+import { createThreadedEngine, type BackendName, type ThreadedEngine } from './engine.js';
+import { defaultThreads } from '../backend/wasm/parallel/node.js';
 import { labelsFromCheckpoint, loadClassIndicesFile, loadLabelsFile } from './labels.js';
 import { defaultLabelsPath, defaultWeightsPath } from './paths.js';
 import { formatMs, table } from './format.js';
@@ -26,6 +27,8 @@ export interface PredictOptions {
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
   batchSize: number;
+  /** Worker threads for wasm inference of multi-image batches (default: cores, at most the batch size). */
+  threads?: number;
 }
 
 export interface TopEntry {
@@ -69,7 +72,7 @@ export async function predictCommand(images: string[], opts: PredictOptions, io:
   const usingDefaultWeights = opts.weights === undefined;
   const weightsPath = opts.weights ?? defaultWeightsPath();
 
-  let engine;
+  let engine: ThreadedEngine;
   let labels: string[] | undefined;
   let numClasses: number;
   const tLoad = performance.now();
@@ -82,13 +85,33 @@ export async function predictCommand(images: string[], opts: PredictOptions, io:
       throw new Error(`${found.source}: has ${found.labels.length} labels but ${weightsPath} has ${numClasses} classes`);
     }
     labels = found?.labels;
-    engine = createEngine(opts.backend, w.stateDict, config, weightsPath, (m) => err(`warning: ${m}`));
+    const batch = Math.min(opts.batchSize, images.length);
+    const threads = Math.max(1, Math.min(opts.threads ?? defaultThreads(), batch));
+    engine = await createThreadedEngine(opts.backend, w.stateDict, config, weightsPath, (m) => err(`warning: ${m}`), threads);
   } catch (e) {
     err(`error: ${(e as Error).message}`);
     return 1;
   }
   const loadMs = performance.now() - tLoad;
 
+  try {
+    return await predictWith(engine, images, opts, io, err, labels, numClasses, weightsPath, loadMs);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function predictWith(
+  engine: ThreadedEngine,
+  images: string[],
+  opts: PredictOptions,
+  io: CliIO,
+  err: (msg: string) => void,
+  labels: string[] | undefined,
+  numClasses: number,
+  weightsPath: string,
+  loadMs: number,
+): Promise<number> {
   const results: (PredictResult | undefined)[] = new Array(images.length);
   const ready: { i: number; x: Tensor }[] = [];
   for (let i = 0; i < images.length; i++) {
@@ -113,7 +136,7 @@ export async function predictCommand(images: string[], opts: PredictOptions, io:
       const data = new Float32Array(batch.length * c * h * w);
       batch.forEach((b, j) => data.set(b.x.data, j * c * h * w));
       const t0 = performance.now();
-      const probs = softmax(engine.forward(new Tensor(data, [batch.length, c, h, w])));
+      const probs = softmax(await engine.forward(new Tensor(data, [batch.length, c, h, w])));
       const ms = (performance.now() - t0) / batch.length;
       batch.forEach((b, j) => {
         const row = probs.data.subarray(j * numClasses, (j + 1) * numClasses);
@@ -139,7 +162,7 @@ export async function predictCommand(images: string[], opts: PredictOptions, io:
       out.push(`${r.file}  (${engine.backend}, ${formatMs(r.ms)})`);
       out.push(...table(r.top.map((t, n) => [`  ${n + 1}.`, t.label, t.prob.toFixed(4)]), [0, 2]));
     }
-    if (ready.length) out.push(`model: ${basename(weightsPath)} loaded in ${formatMs(loadMs)} (${engine.backend} backend)`);
+    if (ready.length) out.push(`model: ${basename(weightsPath)} loaded in ${formatMs(loadMs)} (${engine.backend} backend${engine.threads > 1 ? `, ${engine.threads} threads` : ''})`);
     if (out.length) io.stdout.write(`${out.join('\n')}\n`);
   }
   return failed ? 1 : 0;

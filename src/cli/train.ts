@@ -22,11 +22,13 @@ import { loadWeightsFile, saveFileAtomic } from '../io/node.js';
 import { compileMobileNetV2 } from '../backend/wasm/mobilenetv2.js';
 import { defaultWasmPath, loadWasmKernelsFromFile } from '../backend/wasm/node.js';
 import type { WasmKernels } from '../backend/wasm/kernels.js';
+import { createWasmExecutor } from '../backend/wasm/executor.js';
+import { createParallelExecutor, createParallelInference, defaultThreads, parallelWorkerScript } from '../backend/wasm/parallel/node.js';
 import { loadImageFolder, classIndicesJson, type ImageFolderSplit } from '../data/folder.js';
 import { DataLoader, DecodePool, workerScriptPath } from '../data/loader.js';
 import { sampleSeed, type TransformSpec } from '../data/worker.js';
 import { extractFeatures, type FeatureSet } from '../train/features.js';
-import { TrainingDiverged, evaluateFeatures, evaluateImages, trainEpochOnFeatures, trainEpochOnImages, type EvalResult } from '../train/loop.js';
+import { TrainingDiverged, evaluateFeatures, evaluateImages, trainEpochOnFeatures, trainEpochOnImages, type EvalResult, type TrainNet } from '../train/loop.js';
 import { confusionMatrix, evalReport, type EpochMetrics } from '../train/metrics.js';
 import { confusionMatrixSvg, trainingCurvesSvg } from '../train/plots.js';
 import { decodeLast, encodeBest, encodeLast } from '../train/checkpoint.js';
@@ -62,6 +64,8 @@ export interface TrainOptions {
   resume?: boolean | string;
   seed: number;
   backend: 'wasm' | 'js';
+  /** wasm: worker threads a batch is split over (default: number of cores, at most the batch size). */
+  threads?: number;
   workers?: number;
   json: boolean;
   /** Stops training like Ctrl-C (for tests and embedding). */
@@ -149,6 +153,7 @@ function writeJson(path: string, value: unknown): void {
 export async function trainCommand(o: TrainOptions, io: CliIO): Promise<number> {
   const log = (s: string) => io.stderr.write(`${s}\n`);
   let pool: DecodePool | null = null;
+  const cleanups: (() => Promise<void>)[] = [];
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -157,7 +162,7 @@ export async function trainCommand(o: TrainOptions, io: CliIO): Promise<number> 
   };
   process.on('SIGINT', onSigint);
   try {
-    return await train(o, io, log, () => interrupted || !!o.signal?.aborted, (p) => (pool = p));
+    return await train(o, io, log, () => interrupted || !!o.signal?.aborted, (p) => (pool = p), (c) => cleanups.push(c));
   } catch (e) {
     if (e instanceof UsageError || e instanceof TrainingDiverged) {
       log(`mnv2: error: ${e.message}`);
@@ -167,11 +172,19 @@ export async function trainCommand(o: TrainOptions, io: CliIO): Promise<number> 
     return 1;
   } finally {
     process.removeListener('SIGINT', onSigint);
+    for (const c of cleanups) await c();
     await (pool as DecodePool | null)?.close();
   }
 }
 
-async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopped: () => boolean, setPool: (p: DecodePool) => void): Promise<number> {
+async function train(
+  o: TrainOptions,
+  io: CliIO,
+  log: (s: string) => void,
+  stopped: () => boolean,
+  setPool: (p: DecodePool) => void,
+  onCleanup: (c: () => Promise<void>) => void,
+): Promise<number> {
   const opts: TrainOptions = { ...o, bn: o.bn ?? (o.cacheFeatures ? 'frozen' : 'train'), freezeFeatures: o.freezeFeatures || o.cacheFeatures };
   checkOptions(opts);
   const t0 = performance.now();
@@ -234,14 +247,32 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
   }
   saveFileAtomic(files.classes, new TextEncoder().encode(classIndicesJson(classes)));
 
-  // Engines: WASM for the frozen backbone / eval passes when built; training itself runs on the JS reference engine.
+  // Engines: WASM (when built) for training, the frozen backbone and eval passes, on up to
+  // --threads workers; the JS reference engine otherwise.
   let kernels: WasmKernels | null = null;
   if (opts.backend === 'wasm') {
     const p = defaultWasmPath();
     if (p) kernels = loadWasmKernelsFromFile(p);
     else log('warning: build/mnv2.wasm not found (run `npm run build:wasm`); using the slower js backend');
   }
-  if (!opts.cacheFeatures && opts.backend === 'wasm') log('note: training runs on the js engine (no wasm training executor yet); wasm evaluates');
+  if (opts.threads !== undefined && opts.backend === 'js') log('note: --threads applies to the wasm backend; the js backend runs on one thread');
+  let threads = kernels ? Math.max(1, Math.min(opts.threads ?? defaultThreads(), opts.batch)) : 1;
+  if (threads > 1 && !parallelWorkerScript()) {
+    log('warning: parallel worker script not built (run `npm run build`); training on one thread');
+    threads = 1;
+  }
+  let trainNet: TrainNet = model;
+  if (kernels && !opts.cacheFeatures) {
+    if (threads > 1) {
+      const pe = await createParallelExecutor(model, { threads });
+      onCleanup(() => pe.close());
+      trainNet = pe;
+    } else {
+      // Its own kernel instance: the eval plans compiled every epoch must not share its arena's memory.
+      trainNet = createWasmExecutor(loadWasmKernelsFromFile(defaultWasmPath()), model);
+    }
+    log(`training on wasm, ${threads} thread${threads > 1 ? 's' : ''}`);
+  }
   let pool: DecodePool | null = null;
   if (opts.workers === 0) {
     // decoding on the main thread, as asked
@@ -291,7 +322,7 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
       arch: 'mobilenet_v2', alpha, classes, image_size: opts.imageSize, normalize: { mean: NORMALIZE_MEAN, std: NORMALIZE_STD },
       options: { epochs: opts.epochs, batch: opts.batch, lr: opts.lr, optimizer: opts.optimizer, weight_decay: opts.weightDecay,
         label_smoothing: opts.labelSmoothing, scheduler: opts.scheduler, freeze_features: opts.freezeFeatures, bn: opts.bn,
-        augment: opts.augment, cache_features: opts.cacheFeatures, seed: opts.seed, backend: opts.backend, weights: weightsPath ?? null },
+        augment: opts.augment, cache_features: opts.cacheFeatures, seed: opts.seed, backend: opts.backend, threads, weights: weightsPath ?? null },
       train_images: ds.train.length, val_images: ds.val.length, best_acc: bestAcc >= 0 ? bestAcc : null, best_epoch: bestEpoch || null,
       epochs: history,
     });
@@ -326,7 +357,7 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
     } else {
       model.train();
       if (opts.bn === 'frozen') for (const m of model.modules()) if (m instanceof BatchNorm2d) m.eval();
-      r = await trainEpochOnImages(model, optimizer, loaderOf(ds.train, trainSpec, true, opts.batch).epoch(epoch), step, hooks);
+      r = await trainEpochOnImages(model, optimizer, loaderOf(ds.train, trainSpec, true, opts.batch).epoch(epoch), step, hooks, trainNet);
     }
     if (r.stopped) {
       progress.stop('interrupted');
@@ -337,9 +368,19 @@ async function train(o: TrainOptions, io: CliIO, log: (s: string) => void, stopp
     if (valSet) val = evaluateFeatures(model, valSet);
     else if (ds.val.length) {
       model.eval();
-      const net = kernels ? compileMobileNetV2(kernels, model.stateDict(), config) : null;
-      const fwd = net ? (x: Tensor) => net.forward(x) : (x: Tensor) => noGrad(() => model.forward(x));
-      val = await evaluateImages(fwd, loaderOf(ds.val, evalSpec, false, evalBatch).epoch(0), ds.val.length, numClasses);
+      const evalThreads = Math.min(threads, evalBatch);
+      if (kernels && evalThreads > 1) {
+        const inf = await createParallelInference(model.stateDict(), config, { threads: evalThreads });
+        try {
+          val = await evaluateImages((x) => inf.forward(x), loaderOf(ds.val, evalSpec, false, evalBatch).epoch(0), ds.val.length, numClasses);
+        } finally {
+          await inf.close();
+        }
+      } else {
+        const net = kernels ? compileMobileNetV2(kernels, model.stateDict(), config) : null;
+        const fwd = net ? (x: Tensor) => net.forward(x) : (x: Tensor) => noGrad(() => model.forward(x));
+        val = await evaluateImages(fwd, loaderOf(ds.val, evalSpec, false, evalBatch).epoch(0), ds.val.length, numClasses);
+      }
     }
     scheduler?.step();
     const m: EpochMetrics = {

@@ -66,6 +66,24 @@ function step(net: Module, optimizer: Optimizer, x: Tensor, labels: Int32Array, 
   return { loss, correct: countCorrect(logits, labels) };
 }
 
+/**
+ * What trains on image batches: the module itself, or an executor with the same interface
+ * (the wasm executor, or the multi-core one whose forward/backward are async).
+ */
+export interface TrainNet {
+  forward(x: Tensor): Tensor | Promise<Tensor>;
+  backward(gradLogits: Tensor, needInputGrad: boolean): Tensor | null | Promise<Tensor | null>;
+}
+
+async function stepAsync(net: TrainNet, optimizer: Optimizer, x: Tensor, labels: Int32Array, o: StepOptions, batch: number): Promise<{ loss: number; correct: number }> {
+  const logits = await net.forward(x);
+  const { loss, grad } = lossAndGrad(logits, labels, o, batch);
+  optimizer.zeroGrad();
+  await net.backward(grad, false);
+  optimizer.step();
+  return { loss, correct: countCorrect(logits, labels) };
+}
+
 /** The head (`model.classifier`, train mode: dropout on) over the cached features, in an order drawn from `rng`. */
 export function trainEpochOnFeatures(
   model: MobileNetV2,
@@ -93,13 +111,17 @@ export function trainEpochOnFeatures(
   return { loss: lossSum / done, acc: correct / done, count: done, stopped: false };
 }
 
-/** The whole model (in whatever train/eval modes the caller set) over image batches. */
+/**
+ * The whole model (in whatever train/eval modes the caller set) over image batches, on `net`
+ * (default: the module tree itself).
+ */
 export async function trainEpochOnImages(
   model: MobileNetV2,
   optimizer: Optimizer,
   batches: AsyncIterable<ImageBatch>,
   o: StepOptions,
   hooks: EpochHooks = {},
+  net: TrainNet = model,
 ): Promise<EpochResult> {
   let lossSum = 0;
   let correct = 0;
@@ -107,7 +129,7 @@ export async function trainEpochOnImages(
   let b = 0;
   for await (const batch of batches) {
     if (hooks.shouldStop?.()) return { loss: done ? lossSum / done : NaN, acc: done ? correct / done : 0, count: done, stopped: true };
-    const r = step(model, optimizer, batch.x, batch.labels, o, b++);
+    const r = await stepAsync(net, optimizer, batch.x, batch.labels, o, b++);
     model.clearCache();
     lossSum += r.loss * batch.labels.length;
     correct += r.correct;
@@ -153,11 +175,11 @@ export function evaluateFeatures(model: MobileNetV2, set: FeatureSet): EvalResul
 }
 
 /** `forward` (eval mode, images -> logits) over every batch; results in dataset order. */
-export async function evaluateImages(forward: (x: Tensor) => Tensor, batches: AsyncIterable<ImageBatch>, count: number, numClasses: number): Promise<EvalResult> {
+export async function evaluateImages(forward: (x: Tensor) => Tensor | Promise<Tensor>, batches: AsyncIterable<ImageBatch>, count: number, numClasses: number): Promise<EvalResult> {
   const rows = new Float32Array(count * numClasses);
   const labels = new Int32Array(count).fill(-1);
   for await (const b of batches) {
-    const logits = forward(b.x);
+    const logits = await forward(b.x);
     b.indices.forEach((i, j) => {
       rows.set(logits.data.subarray(j * numClasses, (j + 1) * numClasses), i * numClasses);
       labels[i] = b.labels[j];
