@@ -1,0 +1,1 @@
+export { decodeJpeg } from './decoder.js';
