@@ -35,7 +35,9 @@ const RANGE_LIMIT = (() => {
 })();
 
 /**
- * Dequantizes and inverse-transforms one 8x8 block.
+ * Dequantizes and inverse-transforms one 8x8 block. Products use 32-bit
+ * integer multiplies (exact for any valid JPEG; corrupt data wraps like
+ * libjpeg-turbo's 32-bit SIMD lanes rather than its 64-bit C path).
  * coef: 64 coefficients in natural (row-major) order at `off`; quant: the
  * natural-order quantization table; the 64 samples go to out[outOff + y*stride + x].
  */
@@ -57,18 +59,18 @@ export function idctIslow(
       coef[i + 40] === 0 && coef[i + 48] === 0 && coef[i + 56] === 0
     ) {
       // A column with only a DC term: the full computation below gives exactly this.
-      const dc = (coef[i] * quant[c]) << PASS1_BITS;
+      const dc = (Math.imul(coef[i], quant[c])) << PASS1_BITS;
       for (let r = 0; r < 64; r += 8) ws[r + c] = dc;
       continue;
     }
     // Even part.
-    let z2 = coef[i + 16] * quant[c + 16];
-    let z3 = coef[i + 48] * quant[c + 48];
-    let z1 = (z2 + z3) * FIX_0_541196100;
-    let tmp2 = z1 - z3 * FIX_1_847759065;
-    let tmp3 = z1 + z2 * FIX_0_765366865;
-    z2 = coef[i] * quant[c];
-    z3 = coef[i + 32] * quant[c + 32];
+    let z2 = Math.imul(coef[i + 16], quant[c + 16]);
+    let z3 = Math.imul(coef[i + 48], quant[c + 48]);
+    let z1 = Math.imul(z2 + z3, FIX_0_541196100);
+    let tmp2 = z1 - Math.imul(z3, FIX_1_847759065);
+    let tmp3 = z1 + Math.imul(z2, FIX_0_765366865);
+    z2 = Math.imul(coef[i], quant[c]);
+    z3 = Math.imul(coef[i + 32], quant[c + 32]);
     let tmp0 = (z2 + z3) << CONST_BITS;
     let tmp1 = (z2 - z3) << CONST_BITS;
     const tmp10 = tmp0 + tmp3;
@@ -76,23 +78,23 @@ export function idctIslow(
     const tmp11 = tmp1 + tmp2;
     const tmp12 = tmp1 - tmp2;
     // Odd part.
-    tmp0 = coef[i + 56] * quant[c + 56];
-    tmp1 = coef[i + 40] * quant[c + 40];
-    tmp2 = coef[i + 24] * quant[c + 24];
-    tmp3 = coef[i + 8] * quant[c + 8];
+    tmp0 = Math.imul(coef[i + 56], quant[c + 56]);
+    tmp1 = Math.imul(coef[i + 40], quant[c + 40]);
+    tmp2 = Math.imul(coef[i + 24], quant[c + 24]);
+    tmp3 = Math.imul(coef[i + 8], quant[c + 8]);
     z1 = tmp0 + tmp3;
     z2 = tmp1 + tmp2;
     z3 = tmp0 + tmp2;
     let z4 = tmp1 + tmp3;
-    const z5 = (z3 + z4) * FIX_1_175875602;
-    tmp0 *= FIX_0_298631336;
-    tmp1 *= FIX_2_053119869;
-    tmp2 *= FIX_3_072711026;
-    tmp3 *= FIX_1_501321110;
-    z1 *= -FIX_0_899976223;
-    z2 *= -FIX_2_562915447;
-    z3 = z3 * -FIX_1_961570560 + z5;
-    z4 = z4 * -FIX_0_390180644 + z5;
+    const z5 = Math.imul(z3 + z4, FIX_1_175875602);
+    tmp0 = Math.imul(tmp0, FIX_0_298631336);
+    tmp1 = Math.imul(tmp1, FIX_2_053119869);
+    tmp2 = Math.imul(tmp2, FIX_3_072711026);
+    tmp3 = Math.imul(tmp3, FIX_1_501321110);
+    z1 = Math.imul(z1, -FIX_0_899976223);
+    z2 = Math.imul(z2, -FIX_2_562915447);
+    z3 = Math.imul(z3, -FIX_1_961570560) + z5;
+    z4 = Math.imul(z4, -FIX_0_390180644) + z5;
     tmp0 += z1 + z3;
     tmp1 += z2 + z4;
     tmp2 += z2 + z3;
@@ -118,9 +120,9 @@ export function idctIslow(
     }
     let z2 = ws[r + 2];
     let z3 = ws[r + 6];
-    let z1 = (z2 + z3) * FIX_0_541196100;
-    let tmp2 = z1 - z3 * FIX_1_847759065;
-    let tmp3 = z1 + z2 * FIX_0_765366865;
+    let z1 = Math.imul(z2 + z3, FIX_0_541196100);
+    let tmp2 = z1 - Math.imul(z3, FIX_1_847759065);
+    let tmp3 = z1 + Math.imul(z2, FIX_0_765366865);
     let tmp0 = (ws[r] + ws[r + 4]) << CONST_BITS;
     let tmp1 = (ws[r] - ws[r + 4]) << CONST_BITS;
     const tmp10 = tmp0 + tmp3;
@@ -135,15 +137,15 @@ export function idctIslow(
     z2 = tmp1 + tmp2;
     z3 = tmp0 + tmp2;
     let z4 = tmp1 + tmp3;
-    const z5 = (z3 + z4) * FIX_1_175875602;
-    tmp0 *= FIX_0_298631336;
-    tmp1 *= FIX_2_053119869;
-    tmp2 *= FIX_3_072711026;
-    tmp3 *= FIX_1_501321110;
-    z1 *= -FIX_0_899976223;
-    z2 *= -FIX_2_562915447;
-    z3 = z3 * -FIX_1_961570560 + z5;
-    z4 = z4 * -FIX_0_390180644 + z5;
+    const z5 = Math.imul(z3 + z4, FIX_1_175875602);
+    tmp0 = Math.imul(tmp0, FIX_0_298631336);
+    tmp1 = Math.imul(tmp1, FIX_2_053119869);
+    tmp2 = Math.imul(tmp2, FIX_3_072711026);
+    tmp3 = Math.imul(tmp3, FIX_1_501321110);
+    z1 = Math.imul(z1, -FIX_0_899976223);
+    z2 = Math.imul(z2, -FIX_2_562915447);
+    z3 = Math.imul(z3, -FIX_1_961570560) + z5;
+    z4 = Math.imul(z4, -FIX_0_390180644) + z5;
     tmp0 += z1 + z3;
     tmp1 += z2 + z4;
     tmp2 += z2 + z3;
