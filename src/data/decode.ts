@@ -1,10 +1,11 @@
 /**
- * Node-only image decoding (JPEG, PNG, BMP) through jimp, shaped to give what
- * torchvision's loader gives: `PIL.Image.open(path).convert('RGB')`.
+ * Node-only image decoding (JPEG, PNG, BMP), shaped to give what torchvision's
+ * loader gives: `PIL.Image.open(path).convert('RGB')`.
  *
- * Where jimp's defaults differ from PIL, the bytes or options are adjusted:
- * - EXIF orientation: jimp rotates by it, PIL does not, so EXIF (APP1) segments
- *   are removed from JPEGs before decoding.
+ * JPEG goes through our own decoder (./jpeg), which reproduces Pillow's
+ * libjpeg-turbo decode bit for bit; like PIL it ignores EXIF orientation.
+ * PNG and BMP go through jimp, with bytes or options adjusted where jimp's
+ * defaults differ from PIL:
  * - PNG tRNS on grey/RGB images: pngjs zeroes the colour of "transparent"
  *   pixels, while convert('RGB') keeps it, so that chunk is removed (alpha is
  *   dropped anyway, never composited).
@@ -13,15 +14,13 @@
  *   (For 16-bit *greyscale* PNGs Pillow's own I;16 -> RGB conversion clips
  *   rather than scales; we take the high byte, which is the useful reading.)
  *
- * Known differences from PIL: JPEG pixels come from jpeg-js, whose IDCT and
- * chroma upsampling differ from libjpeg-turbo's, so JPEG decodes are a few
- * levels off on average (measured in test/data/decode.test.ts). CMYK JPEGs
- * decode only when they carry an Adobe marker (jpeg-js's limit); others fail
+ * JPEGs that are truncated, corrupt, arithmetic-coded, lossless or 12-bit fail
  * with an error naming the file.
  */
 import { readFile } from 'node:fs/promises';
 import { Jimp } from 'jimp';
 import type { RgbImage } from './image.js';
+import { decodeJpeg } from './jpeg/index.js';
 
 type Format = 'jpeg' | 'png' | 'bmp';
 
@@ -55,12 +54,11 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     const head = [...bytes.subarray(0, 8)].map((v) => v.toString(16).padStart(2, '0')).join(' ');
     throw new Error(`${name}: not a JPEG, PNG or BMP image (starts with bytes ${head})`);
   }
+  if (format === 'jpeg') return decodeJpeg(bytes, name);
   let input = bytes;
   let options: Record<string, unknown> | undefined;
   let sixteenBit = false;
-  if (format === 'jpeg') {
-    input = prepareJpeg(bytes, name);
-  } else if (format === 'png') {
+  if (format === 'png') {
     const prepared = preparePng(bytes, name);
     input = prepared.bytes;
     sixteenBit = prepared.depth === 16;
@@ -88,54 +86,6 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     out[j + 2] = data[i + 2] >> shift;
   }
   return { width, height, data: out };
-}
-
-/**
- * Drops APP1 "Exif" segments (so no orientation is applied, as in PIL) and
- * rejects data with no end-of-image marker after the scan, which PIL reports
- * as a truncated file but jpeg-js may silently fill with grey.
- */
-function prepareJpeg(b: Uint8Array, name: string): Uint8Array {
-  const keep: Array<[number, number]> = [];
-  let pos = 2;
-  let from = 0;
-  for (;;) {
-    if (pos + 4 > b.length) throw new Error(`${name}: truncated JPEG (header ends at byte ${b.length})`);
-    if (b[pos] !== 0xff) throw new Error(`${name}: corrupt JPEG (expected a marker at byte ${pos})`);
-    const marker = b[pos + 1];
-    if (marker === 0xff) {
-      pos++; // fill byte
-      continue;
-    }
-    const len = (b[pos + 2] << 8) | b[pos + 3];
-    if (len < 2 || pos + 2 + len > b.length) throw new Error(`${name}: truncated JPEG (segment at byte ${pos} runs past the end)`);
-    const isExif =
-      marker === 0xe1 && len >= 8 && b[pos + 4] === 0x45 && b[pos + 5] === 0x78 && b[pos + 6] === 0x69 && b[pos + 7] === 0x66;
-    if (isExif) {
-      keep.push([from, pos]);
-      from = pos + 2 + len;
-    }
-    if (marker === 0xda) break; // start of scan: entropy-coded data follows
-    pos += 2 + len;
-  }
-  let end = -1;
-  for (let i = b.length - 2; i > pos; i--) {
-    if (b[i] === 0xff && b[i + 1] === 0xd9) {
-      end = i;
-      break;
-    }
-  }
-  if (end < 0) throw new Error(`${name}: truncated JPEG (no end-of-image marker)`);
-  if (keep.length === 0) return b;
-  keep.push([from, b.length]);
-  const total = keep.reduce((s, [a, z]) => s + z - a, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const [a, z] of keep) {
-    out.set(b.subarray(a, z), o);
-    o += z - a;
-  }
-  return out;
 }
 
 /** Validates the PNG chunk layout, reads the bit depth and drops tRNS for grey/RGB images. */
