@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { Jimp } from 'jimp';
 import { fixturePath, loadFixture } from '../helpers/fixtures.js';
 import { decodeJpeg } from '../../src/data/jpeg/index.js';
+import { centerCrop, resizeShorter, toNormalizedTensor } from '../../src/data/transforms.js';
 
 // References: PIL's own decodes (parity_preprocess), and the system libjpeg-turbo 2.1.5's
 // default decode (fixtures/jpeg/gen.py), which equals PIL's on those 4 images bit for bit.
@@ -171,4 +172,21 @@ describe('decodeJpeg errors name the file and the problem', () => {
   it('default name when none is given', () => {
     expect(() => decodeJpeg(new Uint8Array([1, 2, 3, 4]))).toThrow(/^JPEG data: not a JPEG/);
   });
+});
+
+describe('JPEG photos through decode + Resize(256) + CenterCrop(224) + Normalize(0.5)', () => {
+  // parity_imagenet holds torchvision's model input for each photo: PIL decode, then its transforms.
+  const imagenet = loadFixture('parity_imagenet.safetensors');
+  for (const name of ['parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg', 'owl.jpg']) {
+    it(`${name} equals torchvision's input bit for bit`, () => {
+      const img = decodeJpeg(readBytes('images', 'imagenet-samples', name), name);
+      const ours = toNormalizedTensor(centerCrop(resizeShorter(img, 256), 224), [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]);
+      const ref = imagenet.tensors.get(`${name}.input`)!;
+      expect([1, ...ours.shape]).toEqual([...ref.shape]);
+      let mismatches = 0;
+      for (let i = 0; i < ref.size; i++) if (ours.data[i] !== ref.data[i]) mismatches++;
+      console.log(`${name}: ${mismatches} of ${ref.size} input elements differ from torchvision`);
+      expect(mismatches).toBe(0);
+    });
+  }
 });
