@@ -38,6 +38,8 @@ const mulDiv255 = (a: number, b: number) => {
 /** Converts full-resolution component planes (cropped to width x height) to HWC RGB. */
 export function toRgb(planes: Plane[], space: ColorSpace, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height * 3);
+  // Stores through a clamped view do libjpeg's 0..255 range limiting without branches.
+  const clamped = new Uint8ClampedArray(out.buffer);
   let o = 0;
   for (let y = 0; y < height; y++) {
     const rows = planes.map((p) => y * p.stride);
@@ -56,9 +58,9 @@ export function toRgb(planes: Plane[], space: ColorSpace, width: number, height:
         const yy = p0[r0 + x];
         const cb = p1[r1 + x];
         const cr = p2[r2 + x];
-        out[o] = clamp(yy + CR_R[cr]);
-        out[o + 1] = clamp(yy + ((CB_G[cb] + CR_G[cr]) >> SCALEBITS));
-        out[o + 2] = clamp(yy + CB_B[cb]);
+        clamped[o] = yy + CR_R[cr];
+        clamped[o + 1] = yy + ((CB_G[cb] + CR_G[cr]) >> SCALEBITS);
+        clamped[o + 2] = yy + CB_B[cb];
       }
     } else if (space === 'rgb') {
       for (let x = 0; x < width; x++, o += 3) {
