@@ -155,6 +155,15 @@ describe('ParallelMobileNetV2Executor (2 workers) vs the single-thread executor'
     expect(p.maxAbsErr).toBeGreaterThan(p.bound * 10);
   });
 
+  it('an error inside a worker rejects the step with its message; the executor stays usable', async () => {
+    const m = makeModel(() => {});
+    const e = await parallel(m);
+    // Batch 1 at 32x32 ends in 1x1 maps: train-mode BN has a single value per channel.
+    await expect(e.forward(new Tensor(randomInput([1, 3, 32, 32], 5), [1, 3, 32, 32]))).rejects.toThrow(/expected more than 1 value per channel/);
+    const y = await e.forward(new Tensor(randomInput([2, 3, 32, 32], 5), [2, 3, 32, 32]));
+    expect(y.shape).toEqual([2, 5]);
+  });
+
   it('errors: a forward while one is running, and use after close', async () => {
     const m = makeModel(() => {});
     const e = await createParallelExecutor(m, { threads: 2, script });
