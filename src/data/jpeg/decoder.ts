@@ -108,11 +108,9 @@ function decode(d: Uint8Array): RgbImage {
       case 0xce:
       case 0xcf:
         fail(`unsupported JPEG (lossless or hierarchical coding, SOF${marker - 0xc0})`);
-      // eslint-disable-next-line no-fallthrough
       case 0xc9:
       case 0xca:
         fail('unsupported JPEG (arithmetic coding)');
-      // eslint-disable-next-line no-fallthrough
       case 0xc4:
         readHuffmanTables(seg, dcTables, acTables);
         break;
@@ -138,7 +136,6 @@ function decode(d: Uint8Array): RgbImage {
       }
       case 0xdc:
         fail('unsupported JPEG (DNL marker)');
-      // eslint-disable-next-line no-fallthrough
       default:
         break; // APPn, COM, and others carry nothing the pixels depend on
     }
