@@ -1,8 +1,9 @@
 // Multi-core wasm (src/backend/wasm/parallel) vs one thread, MobileNetV2 1.0 at 224:
 // training step (forward + loss + backward + Adam) with the full network and with the
 // frozen-features recipe (features frozen, BN in train mode), and eval-mode inference.
-// Medians of `repeats` timed runs after one warm-up. The machine may be shared: the load
-// average is printed before and after. Run after `npm run build`:
+// Medians of `repeats` timed runs after one warm-up, wall time and the process's CPU time (all
+// threads). The machine may be shared: the load average is printed with each row; when
+// cpu ~= wall for N threads the process got about one core, and no speedup is possible. Run after `npm run build`:
 //   node bench/parallel.mjs [threads=2] [batch=8] [size=224] [repeats=5] [alpha=1.0]
 import { loadavg } from 'node:os';
 import { MobileNetV2 } from '../dist/src/models/mobilenetv2.js';
@@ -32,12 +33,16 @@ const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 async function time(fn) {
   await fn();
   const t = [];
+  const cpu = [];
   for (let r = 0; r < repeats; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
     t.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return median(t);
+  return { wall: median(t), cpu: median(cpu) };
 }
 
 async function trainStep(freeze, nThreads) {
@@ -83,6 +88,7 @@ for (const [name, fn] of [
   const one = await fn(1);
   const many = await fn(threads);
   rows.push({ name, one, many });
-  console.log(`${name.padEnd(28)} 1 thread ${one.toFixed(0).padStart(6)} ms   ${threads} threads ${many.toFixed(0).padStart(6)} ms   speedup ${(one / many).toFixed(2)}x   (load ${load()})`);
+  const f = (r) => `${r.wall.toFixed(0).padStart(6)} ms (cpu ${r.cpu.toFixed(0).padStart(6)} ms)`;
+  console.log(`${name.padEnd(28)} 1 thread ${f(one)}   ${threads} threads ${f(many)}   speedup ${(one.wall / many.wall).toFixed(2)}x   (load ${load()})`);
 }
 console.log(`load average after: ${load()}`);
