@@ -77,10 +77,13 @@ export async function createThreadedEngine(
 ): Promise<ThreadedEngine> {
   if (backend === 'wasm' && threads > 1 && defaultWasmPath()) {
     if (parallelWorkerScript()) {
-      // Check the weights on the main thread first, so a bad file fails with its name.
-      const engine = createWasmEngine(stateDict, config, name, defaultWasmPath()!);
-      const inf = await createParallelInference(stateDict, config, { threads });
-      return { backend: engine.backend, threads, forward: (x) => (x.shape[0] > 1 ? inf.forward(x) : engine.forward(x)), close: () => inf.close() };
+      let inf;
+      try {
+        inf = await createParallelInference(stateDict, config, { threads });
+      } catch (e) {
+        throw new Error(`${name}: ${(e as Error).message}`);
+      }
+      return { backend: 'wasm', threads, forward: (x) => inf.forward(x), close: () => inf.close() };
     }
     warn('parallel worker script not built (run `npm run build`); running on one thread');
   }

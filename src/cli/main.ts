@@ -56,7 +56,7 @@ function buildProgram(io: CliIO, setCode: (code: number) => void): Command {
     .addOption(new Option('--mean <r,g,b>', 'normalization mean (the bundled weights expect 0.5; ImageNet-trained torchvision ones 0.485,0.456,0.406)').argParser(arg(parseTriple, '--mean')).default([0.5, 0.5, 0.5], '0.5,0.5,0.5'))
     .addOption(new Option('--std <r,g,b>', 'normalization std (torchvision ImageNet: 0.229,0.224,0.225)').argParser(arg(parseTriple, '--std')).default([0.5, 0.5, 0.5], '0.5,0.5,0.5'))
     .option('--batch-size <n>', 'images per forward pass', arg(parsePositiveInt, '--batch-size'), 8)
-    .option('--threads <n>', 'wasm: worker threads each batch is split over (default: number of cores, at most the batch size)', arg(parsePositiveInt, '--threads'))
+    .option('--threads <n>', 'wasm: worker threads each batch is split over (default 1: worker start-up outweighs the gain on a few images; at most --batch-size)', arg(parsePositiveInt, '--threads'))
     .action(async (images: string[], o: PredictOptions) => {
       if (o.std.some((s) => s === 0)) {
         program.error('mnv2: --std values must be non-zero', { exitCode: 1 });

@@ -7,7 +7,6 @@ import { decodeImageFile } from '../data/decode.js';
 import { centerCrop, resizeShorter, toNormalizedTensor } from '../data/transforms.js';
 import { inferMobileNetV2Config } from './config.js';
 import { createThreadedEngine, type BackendName, type ThreadedEngine } from './engine.js';
-import { defaultThreads } from '../backend/wasm/parallel/node.js';
 import { labelsFromCheckpoint, loadClassIndicesFile, loadLabelsFile } from './labels.js';
 import { defaultLabelsPath, defaultWeightsPath } from './paths.js';
 import { formatMs, table } from './format.js';
@@ -27,7 +26,7 @@ export interface PredictOptions {
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
   batchSize: number;
-  /** Worker threads for wasm inference of multi-image batches (default: cores, at most the batch size). */
+  /** Worker threads for wasm inference of multi-image batches (default 1; at most the batch size). */
   threads?: number;
 }
 
@@ -85,8 +84,8 @@ export async function predictCommand(images: string[], opts: PredictOptions, io:
       throw new Error(`${found.source}: has ${found.labels.length} labels but ${weightsPath} has ${numClasses} classes`);
     }
     labels = found?.labels;
-    const batch = Math.min(opts.batchSize, images.length);
-    const threads = Math.max(1, Math.min(opts.threads ?? defaultThreads(), batch));
+    // Default one thread: starting workers (each compiles the model) costs more than it saves on a few images.
+    const threads = Math.max(1, Math.min(opts.threads ?? 1, opts.batchSize, images.length));
     engine = await createThreadedEngine(opts.backend, w.stateDict, config, weightsPath, (m) => err(`warning: ${m}`), threads);
   } catch (e) {
     err(`error: ${(e as Error).message}`);
