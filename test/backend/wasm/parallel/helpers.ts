@@ -21,11 +21,17 @@ function newest(dir: string): number {
  */
 export function workerScript(): string {
   const script = parallelWorkerScript();
+  let log = '';
   if (!script || statSync(script).mtimeMs < newest(join(ROOT, 'src'))) {
-    execSync('npx tsc -p tsconfig.build.json', { cwd: ROOT, stdio: 'pipe' });
+    try {
+      execSync('npx tsc -p tsconfig.build.json', { cwd: ROOT, stdio: 'pipe' });
+    } catch (e) {
+      // tsc still emits when some other file has a type error; only a missing output is fatal.
+      log = String((e as { stdout?: Buffer }).stdout ?? e);
+    }
   }
   const built = parallelWorkerScript();
-  if (!built) throw new Error('dist/src/backend/wasm/parallel/node_worker.js missing after tsc');
+  if (!built) throw new Error(`dist/src/backend/wasm/parallel/node_worker.js missing after tsc:\n${log}`);
   return built;
 }
 
