@@ -2,3 +2,4 @@
 export { loadWeightsFile, saveFileAtomic } from './io/node.js';
 export { decodeImage, decodeImageFile } from './data/decode.js';
 export { loadWasmKernelsFromFile, defaultWasmPath } from './backend/wasm/node.js';
+export { createParallelInference, createParallelExecutor, defaultThreads } from './backend/wasm/parallel/node.js';
