@@ -48,6 +48,18 @@ export class WasmArena {
     return ptr;
   }
 
+  /**
+   * Frees every persistent allocation made after `top` (a previous `persistentBytes`), so the
+   * owner of that tail can rebuild it in place. The caller must own everything above `top`.
+   */
+  truncatePersistent(top: number): void {
+    if (top < align(this.kernels.exports.heapBase()) || top > this.persistentTop) {
+      throw new Error(`WasmArena: truncatePersistent(${top}) outside the persistent region`);
+    }
+    this.persistentTop = top;
+    this.scratchTop = top;
+  }
+
   resetScratch(): void {
     this.scratchTop = this.persistentTop;
   }

@@ -27,6 +27,7 @@ import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
 import { convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeights, packGemmWeights, packStemWeights, roundUp } from './pack.js';
 import { trainExports, type WasmTrainExports } from './train/kernels.js';
+import { WasmMobileNetV2 } from './mobilenetv2.js';
 import { depthwiseGradToTorch, packGemmWeightsTransposed, stemGradToTorch } from './train/pack.js';
 
 /** A ReLU6 unit: the module path and the flat index of its output in NCHW order (as test/helpers/kinks.ts). */
@@ -102,7 +103,9 @@ export class WasmMobileNetV2Executor {
   private readonly byRelu = new Map<string, ConvBnOp>();
   private readonly maxC: number;
   private caches: OpCache[] = [];
-  private pass: { N: number; H: number; W: number; x: Act; out: Act; zeroBias: number } | null = null;
+  private pass: Pass | null = null;
+  /** The folded-BN inference plan used while `features` is frozen (see forwardFolded). */
+  private folded: FoldedPlan | null = null;
   /**
    * Applied to the BN batch sums (forward: sum(z) and count, then sum((z - mean)^2); backward:
    * sum(dy), sum(dy*(z - mean)) and count), so that shards of a batch on several executors
@@ -176,13 +179,67 @@ export class WasmMobileNetV2Executor {
     const [N, , H, W] = x.shape;
     if (N < 1 || H < 1 || W < 1) throw new Error(`WasmMobileNetV2Executor: empty input ${formatShape(x.shape)}`);
     try {
+      if (this.foldable()) return this.forwardFolded(x, N, H, W);
       return this.forwardImpl(x, N, H, W);
     } catch (e) {
       throw outOfMemory(e, `forward of ${formatShape(x.shape)}`);
     }
   }
 
-  private forwardImpl(x: Tensor, N: number, H: number, W: number): Tensor {
+  /**
+   * With no trainable parameter in `features` and every BN there on running statistics, the
+   * features are a fixed function with no side effects, so they run as the inference plan:
+   * BN folded into the convs and weights packed once, not on every step. The plan is rebuilt
+   * when any features parameter or BN buffer changed since (new arrays or new values).
+   */
+  private foldable(): boolean {
+    if (this.model.features.hasTrainableParameters()) return false;
+    const eps = this.ops[0].bn.eps;
+    return this.ops.every((o) => !o.bn.training && o.bn.eps === eps);
+  }
+
+  private forwardFolded(x: Tensor, N: number, H: number, W: number): Tensor {
+    const arrays = this.foldSources();
+    const f = this.folded;
+    const same = f !== null && f.arrays.length === arrays.length && f.arrays.every((a, i) => a === arrays[i]);
+    const hash = hashArrays(arrays);
+    if (!same || f.hash !== hash) {
+      const arena = this.arena;
+      arena.resetScratch();
+      if (f) arena.truncatePersistent(f.base);
+      const base = arena.persistentBytes;
+      const sd = this.model.stateDict();
+      const fc = sd.get('classifier.1.weight');
+      const plan = new WasmMobileNetV2(this.kernels, sd, {
+        numClasses: fc ? fc.shape[0] : 1, alpha: this.model.alpha, roundNearest: this.model.roundNearest, eps: this.ops[0].bn.eps,
+      }, arena);
+      this.folded = { plan, arrays, hash, base };
+    }
+    this.pass = null;
+    this.caches = [];
+    const pooled = this.folded!.plan.forwardPooled(x);
+    // Activations are materialized only if a backward through features is asked for (needInputGrad).
+    if (isGradEnabled()) this.pass = { N, H, W, x: { ptr: 0, N, H, W, C: 3 }, out: { ptr: 0, N, H: 0, W: 0, C: pooled.shape[1] }, zeroBias: 0, input: x };
+    return pooled;
+  }
+
+  /** Every array the folded plan is computed from, in a fixed order. */
+  private foldSources(): Float32Array[] {
+    const out: Float32Array[] = [];
+    for (const o of this.ops) {
+      out.push(o.conv.weight.data.data, o.bn.weight.data.data, o.bn.bias.data.data, o.bn.runningMean.data, o.bn.runningVar.data);
+    }
+    return out;
+  }
+
+  /** After a folded forward: the unfolded one on the same input (eval BN, so no side effects), for backward or the kink tools. */
+  private materialize(): void {
+    const p = this.pass;
+    if (!p?.input) return;
+    this.forwardImpl(p.input, p.N, p.H, p.W, true);
+  }
+
+  private forwardImpl(x: Tensor, N: number, H: number, W: number, keep = isGradEnabled()): Tensor {
     const arena = this.arena;
     arena.resetScratch();
     this.pass = null;
@@ -205,7 +262,7 @@ export class WasmMobileNetV2Executor {
     this.kernels.exports.globalAvgPool(N, cur.H * cur.W, C, cur.ptr, pooledPtr);
     const pooled = new Tensor(this.kernels.f32.slice(pooledPtr >> 2, (pooledPtr >> 2) + N * C), [N, C]);
     // Same rule as the module tree: activations are kept for backward only in grad mode.
-    if (isGradEnabled()) this.pass = { N, H, W, x: input, out: cur, zeroBias };
+    if (keep) this.pass = { N, H, W, x: input, out: cur, zeroBias };
     return pooled;
   }
 
@@ -227,8 +284,9 @@ export class WasmMobileNetV2Executor {
 
   /** Backprop of dL/d(pooled features) [N, lastChannels] through `features` (see backward). */
   backwardFeatures(gPooled: Tensor, needInputGrad = false): Tensor | null {
+    if (!this.pass) throw new Error('WasmMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
+    this.materialize();
     const pass = this.pass;
-    if (!pass) throw new Error('WasmMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
     this.pass = null;
     if (gPooled.ndim !== 2 || gPooled.shape[0] !== pass.N || gPooled.shape[1] !== pass.out.C) {
       throw new Error(`WasmMobileNetV2Executor.backwardFeatures: expected a gradient of shape [${pass.N}, ${pass.out.C}], got ${formatShape(gPooled.shape)}`);
@@ -240,7 +298,7 @@ export class WasmMobileNetV2Executor {
     }
   }
 
-  private backwardImpl(pass: NonNullable<WasmMobileNetV2Executor['pass']>, gPooled: Tensor, needInputGrad: boolean): Tensor | null {
+  private backwardImpl(pass: Pass, gPooled: Tensor, needInputGrad: boolean): Tensor | null {
 
     const k = this.k;
     const arena = this.arena;
@@ -385,6 +443,7 @@ export class WasmMobileNetV2Executor {
 
   private requirePass(what: string): void {
     if (!this.pass) throw new Error(`WasmMobileNetV2Executor.${what}: needs a forward in grad mode whose backward has not run yet`);
+    this.materialize();
   }
 
   private runOp(op: ConvBnOp, x: Act, res: number, zeroBias: number): Act {
@@ -566,6 +625,47 @@ export class WasmMobileNetV2Executor {
     s.pool.release(gz);
     return gx;
   }
+}
+
+interface Pass {
+  N: number;
+  H: number;
+  W: number;
+  x: Act;
+  out: Act;
+  zeroBias: number;
+  /** Set after a folded forward: its input (kept by reference, as the module tree keeps inputs), until activations are materialized. */
+  input?: Tensor;
+}
+
+interface FoldedPlan {
+  plan: WasmMobileNetV2;
+  arrays: Float32Array[];
+  hash: number;
+  /** Arena persistent top before the plan's weights: the plan owns everything above it. */
+  base: number;
+}
+
+/**
+ * FNV-1a over the bits of every float (in-place updates keep array identities, so values are
+ * hashed), in four interleaved lanes so the multiply chains overlap (~4 ms for 3.5M floats).
+ */
+function hashArrays(arrays: readonly Float32Array[]): number {
+  let h0 = 0x811c9dc5, h1 = 0x01000193, h2 = 0x050c5d1f, h3 = 0x2f2f2f2f;
+  for (const a of arrays) {
+    const u = new Int32Array(a.buffer, a.byteOffset, a.length);
+    const n4 = u.length & ~3;
+    let i = 0;
+    for (; i < n4; i += 4) {
+      h0 = Math.imul(h0 ^ u[i], 16777619);
+      h1 = Math.imul(h1 ^ u[i + 1], 16777619);
+      h2 = Math.imul(h2 ^ u[i + 2], 16777619);
+      h3 = Math.imul(h3 ^ u[i + 3], 16777619);
+    }
+    for (; i < u.length; i++) h0 = Math.imul(h0 ^ u[i], 16777619);
+    h0 = Math.imul(h0 ^ u.length, 16777619);
+  }
+  return (h0 ^ Math.imul(h1, 3) ^ Math.imul(h2, 5) ^ Math.imul(h3, 7)) >>> 0;
 }
 
 interface BackwardScratch {
