@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { compileMobileNetV2, WasmMobileNetV2 } from '../../../src/backend/wasm/mobilenetv2.js';
-import { makeDivisible, mobileNetV2Layout } from '../../../src/backend/wasm/architecture.js';
+import { makeDivisible, mobileNetV2Layout } from '../../../src/models/layout.js';
 import { loadFixture, fixturePath } from '../../helpers/fixtures.js';
 import { testKernels, maxDiff } from './helpers.js';
 
