@@ -295,16 +295,26 @@ async function train(
   // --cache-features: the backbone (eval mode, frozen BN) runs once per image.
   if (opts.cacheFeatures) {
     model.eval();
-    const net = kernels ? compileMobileNetV2(kernels, model.stateDict(), config) : null;
-    const backbone = net ? (x: Tensor) => net.forwardPooled(x) : (x: Tensor) => noGrad(() => model.pool(model.forwardFeatures(x)));
+    // Features are frozen and BN is in eval mode, so the workers' executors run the folded inference plan.
+    const cacheThreads = kernels && parallelWorkerScript() ? Math.max(1, Math.min(opts.threads ?? defaultThreads(), evalBatch)) : 1;
+    const pe = cacheThreads > 1 ? await createParallelExecutor(model, { threads: cacheThreads }) : null;
+    if (pe) onCleanup(() => pe.close());
+    const net = kernels && !pe ? compileMobileNetV2(kernels, model.stateDict(), config) : null;
+    const backbone = pe
+      ? (x: Tensor) => pe.forwardFeatures(x)
+      : net
+        ? (x: Tensor) => net.forwardPooled(x)
+        : (x: Tensor) => noGrad(() => model.pool(model.forwardFeatures(x)));
+    const what = pe ? `wasm backbone, ${cacheThreads} threads` : net ? 'wasm backbone' : 'js backbone';
     const extract = async (samples: typeof ds.train, label: string) => {
       progress.start(label, samples.length);
       const set = await extractFeatures(loaderOf(samples, evalSpec, false, evalBatch).epoch(0), samples.length, backbone, (d) => progress.update(d));
-      progress.stop(`(${net ? 'wasm' : 'js'} backbone, ${set.dim} features per image)`);
+      progress.stop(`(${what}, ${set.dim} features per image)`);
       return set;
     };
     trainSet = await extract(ds.train, 'features train');
     if (ds.val.length) valSet = await extract(ds.val, 'features val');
+    await pe?.close();
   }
 
   let lastVal: EvalResult | null = null;

@@ -23,11 +23,12 @@ export interface ImageBatch {
 /**
  * Runs `backbone` (images [B, 3, H, W] -> pooled [B, C]) over every batch, storing row
  * `indices[j]` for each batch item, so the result is in dataset order whatever the batch order.
+ * The backbone may be async (e.g. inference split over worker threads); batches run one at a time.
  */
 export async function extractFeatures(
   batches: AsyncIterable<ImageBatch>,
   count: number,
-  backbone: (x: Tensor) => Tensor,
+  backbone: (x: Tensor) => Tensor | Promise<Tensor>,
   onBatch?: (done: number) => void,
 ): Promise<FeatureSet> {
   let features: Float32Array | null = null;
@@ -35,7 +36,7 @@ export async function extractFeatures(
   const labels = new Int32Array(count).fill(-1);
   let done = 0;
   for await (const b of batches) {
-    const pooled = backbone(b.x);
+    const pooled = await backbone(b.x);
     if (pooled.shape.length !== 2 || pooled.shape[0] !== b.indices.length) {
       throw new Error(`extractFeatures: backbone returned [${pooled.shape.join(', ')}] for a batch of ${b.indices.length}`);
     }

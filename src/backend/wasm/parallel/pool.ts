@@ -204,6 +204,12 @@ export class ParallelMobileNetV2Executor {
 
   /** Logits [N, numClasses]; in train mode the BN running statistics are updated once, from the whole batch. */
   async forward(x: Tensor): Promise<Tensor> {
+    const pooled = await this.forwardFeatures(x);
+    return this.model.classifier.forward(pooled);
+  }
+
+  /** The pooled features [N, lastChannels] (features + avgpool + flatten on the workers), as forward without the head. */
+  async forwardFeatures(x: Tensor): Promise<Tensor> {
     return this.exclusive('forward', async () => {
       checkInput(x, 'ParallelMobileNetV2Executor.forward');
       this.pass = null;
@@ -248,7 +254,7 @@ export class ParallelMobileNetV2Executor {
       }
       const pooled = concatRows(replies.map((r) => r.y));
       if (grad) this.pass = { parties, N };
-      return this.model.classifier.forward(new Tensor(pooled.data, pooled.shape));
+      return new Tensor(pooled.data, pooled.shape);
     });
   }
 
