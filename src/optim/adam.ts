@@ -69,6 +69,21 @@ export class Adam extends Optimizer<AdamOptions> {
     const eps = f32(g.eps);
     const sign = g.maximize ? -1 : 1;
 
+    if (!decay && vMax === null && lerpSmall && sign === 1) {
+      // The default configuration, with the branches above hoisted out: the same float32
+      // operations in the same order as the general loop below (about 2x faster in V8).
+      for (let i = 0; i < w.length; i++) {
+        const d = grad[i];
+        const mi = m[i];
+        const mNew = f32(lerpCoeff * f32(d - mi) + mi);
+        m[i] = mNew;
+        const vNew = f32(f32(v[i] * b2) + f32(f32(oneMinusB2 * d) * d));
+        v[i] = vNew;
+        const denom = f32(f32(f32(Math.sqrt(vNew)) / bc2Sqrt) + eps);
+        w[i] = f32(w[i] + f32(f32(negStepSize * mNew) / denom));
+      }
+      return;
+    }
     for (let i = 0; i < w.length; i++) {
       let d = sign * grad[i];
       if (decay) {
