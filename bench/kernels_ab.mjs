@@ -1,4 +1,4 @@
-// A/B of two kernel builds on MobileNetV2's batch-1 depthwise and GEMM shapes: GFLOP/s of each
+// A/B of two kernel builds on MobileNetV2's batch-1 depthwise (forward, dgrad, wgrad) and GEMM shapes: GFLOP/s of each
 // (interleaved, median of rounds, process CPU time) and whether their outputs are bit-identical.
 // Usage (after `npm run build`): node bench/kernels_ab.mjs old.wasm [new.wasm=build/mnv2.wasm] [rounds=7]
 import { WasmArena, packGemmWeights, packDepthwiseWeights, padBias, convOut } from '../dist/src/backend/wasm/index.js';
@@ -15,6 +15,14 @@ for (const [H, C, s] of DEPTHWISE_SHAPES) {
   const OH = convOut(H, s);
   cases.push({ label: `dw ${H}x${H}x${C} s${s}`, flops: 2 * 9 * OH * OH * C, w: packDepthwiseWeights(rand(9 * C), C), b: padBias(rand(C), 4), x: rand(H * H * C), outN: OH * OH * C,
     run: (k, p) => k.depthwise3x3(1, H, H, C, p.x, p.w, p.b, p.o, s, OH, OH, 0, 6) });
+}
+for (const [H, C, s] of DEPTHWISE_SHAPES) {
+  const OH = convOut(H, s);
+  const Cp = Math.ceil(C / 4) * 4;
+  cases.push({ label: `dw dgrad ${H}x${H}x${C} s${s}`, flops: 2 * 9 * OH * OH * C, w: packDepthwiseWeights(rand(9 * C), C), b: rand(OH * OH * C), x: rand(4), outN: H * H * C,
+    run: (k, p) => k.depthwise3x3Dgrad(1, H, H, C, p.b, p.w, p.o, s, OH, OH) });
+  cases.push({ label: `dw wgrad ${H}x${H}x${C} s${s}`, flops: 2 * 9 * OH * OH * C, w: rand(OH * OH * C), b: new Float32Array(9 * Cp), x: rand(H * H * C), outN: 9 * Cp,
+    run: (k, p) => k.depthwise3x3Wgrad(1, H, H, C, p.x, p.w, p.o, p.b, s, OH, OH) });
 }
 for (const [M, K, N] of GEMM_SHAPES) {
   cases.push({ label: `gemm M=${M} K=${K} N=${N}`, flops: 2 * M * K * N, w: packGemmWeights(rand(N * K), N, K), b: padBias(rand(N), 8), x: rand(M * K), outN: M * N,

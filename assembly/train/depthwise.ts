@@ -1,6 +1,9 @@
 // Backward of the depthwise 3x3 convolution (padding 1, stride 1 or 2), NHWC, with the forward's
 // tap-major weights [9][Cp] (Cp = C rounded up to 4).
 
+// Pixel tiles of the channel-group-major paths: 3 rows of (tile + 2) pixels stay within L1.
+const TILE_BYTES: usize = 24 * 1024;
+
 /**
  * dx[n, iy, ix, c] = sum over taps (ky, kx) with iy = oy*stride - 1 + ky (and the same for x)
  * of dy[n, oy, ox, c] * w[ky*3 + kx][c]. Gathered per input pixel, so dx is written once.
@@ -15,48 +18,114 @@ export function depthwise3x3Dgrad(
   const ps = <usize>C << 2;
   const ors = <usize>OW * ps;
   const cVec = <usize>(C & ~3) << 2;
+  const tile = max<i32>(2, min<i32>(32, <i32>(TILE_BYTES / (3 * ps)) - 2));
+  // Stride 1, input pixels whose 9 taps all reach dy: channel group by channel group over
+  // pixel tiles, the 9 weights in registers (same tap order as dgradPixel, so the same sums).
+  const fast = stride == 1 && W >= 3 && OW == W && OH == H;
   for (let n = 0; n < N; n++) {
     const g = dy + <usize>n * <usize>OH * ors;
-    let o = dx + <usize>n * <usize>H * <usize>W * ps;
+    const img = dx + <usize>n * <usize>H * <usize>W * ps;
     for (let iy = 0; iy < H; iy++) {
       // Output row reached through tap ky, or -1 when none.
       const oy0 = srcIndex(iy + 1, stride, OH);
       const oy1 = srcIndex(iy, stride, OH);
       const oy2 = srcIndex(iy - 1, stride, OH);
-      for (let ix = 0; ix < W; ix++) {
-        const ox0 = srcIndex(ix + 1, stride, OW);
-        const ox1 = srcIndex(ix, stride, OW);
-        const ox2 = srcIndex(ix - 1, stride, OW);
-        let cb: usize = 0;
-        for (; cb < cVec; cb += 16) {
-          let acc = f32x4.splat(0);
-          for (let ky = 0; ky < 3; ky++) {
-            const oy = ky == 0 ? oy0 : ky == 1 ? oy1 : oy2;
-            if (oy < 0) continue;
-            const row = g + <usize>oy * ors + cb;
-            const wr = w + <usize>(ky * 3) * tapBytes + cb;
-            if (ox0 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox0 * ps), v128.load(wr)));
-            if (ox1 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox1 * ps), v128.load(wr + tapBytes)));
-            if (ox2 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox2 * ps), v128.load(wr + 2 * tapBytes)));
-          }
-          v128.store(o + cb, acc);
-        }
-        for (; cb < ps; cb += 4) {
-          let acc: f32 = 0;
-          for (let ky = 0; ky < 3; ky++) {
-            const oy = ky == 0 ? oy0 : ky == 1 ? oy1 : oy2;
-            if (oy < 0) continue;
-            const row = g + <usize>oy * ors + cb;
-            const wr = w + <usize>(ky * 3) * tapBytes + cb;
-            if (ox0 >= 0) acc += load<f32>(row + <usize>ox0 * ps) * load<f32>(wr);
-            if (ox1 >= 0) acc += load<f32>(row + <usize>ox1 * ps) * load<f32>(wr + tapBytes);
-            if (ox2 >= 0) acc += load<f32>(row + <usize>ox2 * ps) * load<f32>(wr + 2 * tapBytes);
-          }
-          store<f32>(o + cb, acc);
-        }
-        o += ps;
+      const orow = img + <usize>iy * <usize>W * ps;
+      if (!fast || oy0 < 0 || oy2 < 0) {
+        for (let ix = 0; ix < W; ix++) dgradPixel(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
+        continue;
       }
+      dgradPixel(g, orow, oy0, oy1, oy2, 0, stride, OW, ors, ps, w, tapBytes, cVec);
+      // Interior ix in [1, W - 1): dy rows oy0 = iy + 1 (tap row 0), iy, iy - 1; columns ix + 1, ix, ix - 1.
+      const g0 = g + <usize>oy0 * ors;
+      for (let t0 = 1; t0 < W - 1; t0 += tile) {
+        const count = min<i32>(tile, W - 1 - t0);
+        for (let cb: usize = 0; cb < cVec; cb += 16) {
+          const wc = w + cb;
+          const w0 = v128.load(wc);
+          const w1 = v128.load(wc + tapBytes);
+          const w2 = v128.load(wc + 2 * tapBytes);
+          const w3 = v128.load(wc + 3 * tapBytes);
+          const w4 = v128.load(wc + 4 * tapBytes);
+          const w5 = v128.load(wc + 5 * tapBytes);
+          const w6 = v128.load(wc + 6 * tapBytes);
+          const w7 = v128.load(wc + 7 * tapBytes);
+          const w8 = v128.load(wc + 8 * tapBytes);
+          // q0 points at dy[oy0][ix + 1]; rows oy1, oy2 lie one and two output rows above.
+          let q0 = g0 + <usize>(t0 + 1) * ps + cb;
+          let o = orow + <usize>t0 * ps + cb;
+          for (let i = 0; i < count; i++) {
+            const q1 = q0 - ors;
+            const q2 = q1 - ors;
+            let acc = f32x4.add(f32x4.splat(0), f32x4.mul(v128.load(q0), w0));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q0 - ps), w1));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q0 - 2 * ps), w2));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q1), w3));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q1 - ps), w4));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q1 - 2 * ps), w5));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q2), w6));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q2 - ps), w7));
+            acc = f32x4.add(acc, f32x4.mul(v128.load(q2 - 2 * ps), w8));
+            v128.store(o, acc);
+            q0 += ps;
+            o += ps;
+          }
+        }
+        if (cVec < ps) {
+          for (let ix = t0; ix < t0 + count; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
+        }
+      }
+      dgradPixel(g, orow + <usize>(W - 1) * ps, oy0, oy1, oy2, W - 1, stride, OW, ors, ps, w, tapBytes, cVec);
     }
+  }
+}
+
+/** dx at input column ix (all channels) of one row: the taps that reach dy. */
+@inline
+function dgradPixel(
+  g: usize, o: usize, oy0: i32, oy1: i32, oy2: i32, ix: i32, stride: i32, OW: i32,
+  ors: usize, ps: usize, w: usize, tapBytes: usize, cVec: usize,
+): void {
+  const ox0 = srcIndex(ix + 1, stride, OW);
+  const ox1 = srcIndex(ix, stride, OW);
+  const ox2 = srcIndex(ix - 1, stride, OW);
+  for (let cb: usize = 0; cb < cVec; cb += 16) {
+    let acc = f32x4.splat(0);
+    for (let ky = 0; ky < 3; ky++) {
+      const oy = ky == 0 ? oy0 : ky == 1 ? oy1 : oy2;
+      if (oy < 0) continue;
+      const row = g + <usize>oy * ors + cb;
+      const wr = w + <usize>(ky * 3) * tapBytes + cb;
+      if (ox0 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox0 * ps), v128.load(wr)));
+      if (ox1 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox1 * ps), v128.load(wr + tapBytes)));
+      if (ox2 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox2 * ps), v128.load(wr + 2 * tapBytes)));
+    }
+    v128.store(o + cb, acc);
+  }
+  dgradPixelTail(g, o, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
+}
+
+/** The scalar channel tail (C not a multiple of 4) of dgradPixel. */
+@inline
+function dgradPixelTail(
+  g: usize, o: usize, oy0: i32, oy1: i32, oy2: i32, ix: i32, stride: i32, OW: i32,
+  ors: usize, ps: usize, w: usize, tapBytes: usize, cVec: usize,
+): void {
+  const ox0 = srcIndex(ix + 1, stride, OW);
+  const ox1 = srcIndex(ix, stride, OW);
+  const ox2 = srcIndex(ix - 1, stride, OW);
+  for (let cb = cVec; cb < ps; cb += 4) {
+    let acc: f32 = 0;
+    for (let ky = 0; ky < 3; ky++) {
+      const oy = ky == 0 ? oy0 : ky == 1 ? oy1 : oy2;
+      if (oy < 0) continue;
+      const row = g + <usize>oy * ors + cb;
+      const wr = w + <usize>(ky * 3) * tapBytes + cb;
+      if (ox0 >= 0) acc += load<f32>(row + <usize>ox0 * ps) * load<f32>(wr);
+      if (ox1 >= 0) acc += load<f32>(row + <usize>ox1 * ps) * load<f32>(wr + tapBytes);
+      if (ox2 >= 0) acc += load<f32>(row + <usize>ox2 * ps) * load<f32>(wr + 2 * tapBytes);
+    }
+    store<f32>(o + cb, acc);
   }
 }
 
@@ -87,6 +156,11 @@ export function depthwise3x3Wgrad(
   const ps = <usize>C << 2;
   const rs = <usize>W * ps;
   const cVec = <usize>(C & ~3) << 2;
+  const step = <usize>stride * ps;
+  // x-interior output columns [oxA, oxB), as in the forward kernel.
+  const oxA = min<i32>(1, OW);
+  const oxB = max<i32>(oxA, min<i32>(OW, (W - 2) / stride + 1));
+  const tile = max<i32>(2, min<i32>(32, (<i32>(TILE_BYTES / (3 * ps)) - 2) / stride));
   memory.fill(dw, 0, accBytes);
   for (let n = 0; n < N; n++) {
     const img = x + <usize>n * <usize>H * rs;
@@ -95,38 +169,99 @@ export function depthwise3x3Wgrad(
       const iy0 = oy * stride - 1;
       const kyLo = iy0 < 0 ? 1 : 0;
       const kyHi = iy0 + 2 >= H ? H - 1 - iy0 : 2;
-      let g = dy + (<usize>(n * OH + oy) * <usize>OW) * ps;
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * stride - 1;
-        const kxLo = ix0 < 0 ? 1 : 0;
-        const kxHi = ix0 + 2 >= W ? W - 1 - ix0 : 2;
-        const p0 = img + <isize>iy0 * <isize>rs + <isize>ix0 * <isize>ps;
-        let cb: usize = 0;
-        for (; cb < cVec; cb += 16) {
-          const gv = v128.load(g + cb);
-          for (let ky = kyLo; ky <= kyHi; ky++) {
-            const row = p0 + <usize>ky * rs + cb;
-            const ar = rowAcc + <usize>(ky * 3) * tapBytes + cb;
-            for (let kx = kxLo; kx <= kxHi; kx++) {
-              const ap = ar + <usize>kx * tapBytes;
-              v128.store(ap, f32x4.add(v128.load(ap), f32x4.mul(gv, v128.load(row + <usize>kx * ps))));
+      const grow = dy + (<usize>(n * OH + oy) * <usize>OW) * ps;
+      if (kyLo != 0 || kyHi != 2 || oxB <= oxA) {
+        for (let ox = 0; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
+      } else {
+        // Each (tap, channel) sum still runs over ox in increasing order: the left border
+        // pixels, then the tiles (9 accumulators per channel group in registers), then the right.
+        for (let ox = 0; ox < oxA; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
+        const rowIn = img + <isize>iy0 * <isize>rs + <isize>(oxA * stride - 1) * <isize>ps;
+        for (let t0 = oxA; t0 < oxB; t0 += tile) {
+          const count = min<i32>(tile, oxB - t0);
+          const tileIn = rowIn + <usize>(t0 - oxA) * step;
+          const tileG = grow + <usize>t0 * ps;
+          for (let cb: usize = 0; cb < cVec; cb += 16) {
+            const ac = rowAcc + cb;
+            let a0 = v128.load(ac);
+            let a1 = v128.load(ac + tapBytes);
+            let a2 = v128.load(ac + 2 * tapBytes);
+            let a3 = v128.load(ac + 3 * tapBytes);
+            let a4 = v128.load(ac + 4 * tapBytes);
+            let a5 = v128.load(ac + 5 * tapBytes);
+            let a6 = v128.load(ac + 6 * tapBytes);
+            let a7 = v128.load(ac + 7 * tapBytes);
+            let a8 = v128.load(ac + 8 * tapBytes);
+            let p0 = tileIn + cb;
+            let gp = tileG + cb;
+            for (let i = 0; i < count; i++) {
+              const gv = v128.load(gp);
+              const p1 = p0 + rs;
+              const p2 = p1 + rs;
+              a0 = f32x4.add(a0, f32x4.mul(gv, v128.load(p0)));
+              a1 = f32x4.add(a1, f32x4.mul(gv, v128.load(p0 + ps)));
+              a2 = f32x4.add(a2, f32x4.mul(gv, v128.load(p0 + 2 * ps)));
+              a3 = f32x4.add(a3, f32x4.mul(gv, v128.load(p1)));
+              a4 = f32x4.add(a4, f32x4.mul(gv, v128.load(p1 + ps)));
+              a5 = f32x4.add(a5, f32x4.mul(gv, v128.load(p1 + 2 * ps)));
+              a6 = f32x4.add(a6, f32x4.mul(gv, v128.load(p2)));
+              a7 = f32x4.add(a7, f32x4.mul(gv, v128.load(p2 + ps)));
+              a8 = f32x4.add(a8, f32x4.mul(gv, v128.load(p2 + 2 * ps)));
+              p0 += step;
+              gp += ps;
             }
+            v128.store(ac, a0);
+            v128.store(ac + tapBytes, a1);
+            v128.store(ac + 2 * tapBytes, a2);
+            v128.store(ac + 3 * tapBytes, a3);
+            v128.store(ac + 4 * tapBytes, a4);
+            v128.store(ac + 5 * tapBytes, a5);
+            v128.store(ac + 6 * tapBytes, a6);
+            v128.store(ac + 7 * tapBytes, a7);
+            v128.store(ac + 8 * tapBytes, a8);
+          }
+          if (cVec < ps) {
+            for (let ox = t0; ox < t0 + count; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, cVec, cVec);
           }
         }
-        for (; cb < ps; cb += 4) {
-          const gs = load<f32>(g + cb);
-          for (let ky = kyLo; ky <= kyHi; ky++) {
-            const row = p0 + <usize>ky * rs + cb;
-            const ar = rowAcc + <usize>(ky * 3) * tapBytes + cb;
-            for (let kx = kxLo; kx <= kxHi; kx++) {
-              const ap = ar + <usize>kx * tapBytes;
-              store<f32>(ap, load<f32>(ap) + gs * load<f32>(row + <usize>kx * ps));
-            }
-          }
-        }
-        g += ps;
+        for (let ox = oxB; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
       }
       for (let b: usize = 0; b < accBytes; b += 16) v128.store(dw + b, f32x4.add(v128.load(dw + b), v128.load(rowAcc + b)));
+    }
+  }
+}
+
+/** Adds output pixel ox's contributions (channels from byte offset cFrom) to the row accumulators. */
+@inline
+function wgradPixel(
+  img: usize, grow: usize, rowAcc: usize, ox: i32, iy0: i32, kyLo: i32, kyHi: i32, W: i32, stride: i32,
+  ps: usize, rs: usize, tapBytes: usize, cFrom: usize, cVec: usize,
+): void {
+  const ix0 = ox * stride - 1;
+  const kxLo = ix0 < 0 ? 1 : 0;
+  const kxHi = ix0 + 2 >= W ? W - 1 - ix0 : 2;
+  const p0 = img + <isize>iy0 * <isize>rs + <isize>ix0 * <isize>ps;
+  const g = grow + <usize>ox * ps;
+  for (let cb = cFrom; cb < cVec; cb += 16) {
+    const gv = v128.load(g + cb);
+    for (let ky = kyLo; ky <= kyHi; ky++) {
+      const row = p0 + <usize>ky * rs + cb;
+      const ar = rowAcc + <usize>(ky * 3) * tapBytes + cb;
+      for (let kx = kxLo; kx <= kxHi; kx++) {
+        const ap = ar + <usize>kx * tapBytes;
+        v128.store(ap, f32x4.add(v128.load(ap), f32x4.mul(gv, v128.load(row + <usize>kx * ps))));
+      }
+    }
+  }
+  for (let cb = max<usize>(cVec, cFrom); cb < ps; cb += 4) {
+    const gs = load<f32>(g + cb);
+    for (let ky = kyLo; ky <= kyHi; ky++) {
+      const row = p0 + <usize>ky * rs + cb;
+      const ar = rowAcc + <usize>(ky * 3) * tapBytes + cb;
+      for (let kx = kxLo; kx <= kxHi; kx++) {
+        const ap = ar + <usize>kx * tapBytes;
+        store<f32>(ap, load<f32>(ap) + gs * load<f32>(row + <usize>kx * ps));
+      }
     }
   }
 }

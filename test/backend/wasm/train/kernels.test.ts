@@ -233,8 +233,7 @@ describe('training kernels vs float64 references', () => {
     }
   });
 
-  it('depthwise 3x3 dgrad and wgrad, stride 1 and 2', () => {
-    fc.assert(fc.property(dims, ({ N, H, W, C, stride, seed }) => {
+  const checkDepthwise = ({ N, H, W, C, stride, seed }: { N: number; H: number; W: number; C: number; stride: number; seed: number }): void => {
       const m = new Mem();
       const OH = convOut(H, stride), OW = convOut(W, stride);
       const x = rand(N * H * W * C, seed), dy = rand(N * OH * OW * C, seed + 1), w = rand(C * 9, seed + 2);
@@ -262,7 +261,18 @@ describe('training kernels vs float64 references', () => {
       const dw = m.alloc(9 * Cp), acc = m.alloc(9 * Cp);
       k.depthwise3x3Wgrad(N, H, W, C, px, pdy, dw, acc, stride, OH, OW);
       expectClose(depthwiseGradToTorch(kernels.f32, dw >> 2, C), refW, absW, 'depthwise dW');
-    }), RUNS);
+  };
+
+  it('depthwise 3x3 dgrad and wgrad, stride 1 and 2', () => {
+    fc.assert(fc.property(dims, checkDepthwise), RUNS);
+  });
+
+  it('depthwise 3x3 dgrad and wgrad on rows longer than one pixel tile of the kernels', () => {
+    const wide = fc.record({
+      N: fc.constant(1), H: fc.integer({ min: 3, max: 5 }), W: fc.integer({ min: 70, max: 140 }),
+      C: fc.integer({ min: 1, max: 9 }), stride: fc.constantFrom(1, 2), seed: fc.integer({ min: 1, max: 1e9 }),
+    });
+    fc.assert(fc.property(wide, checkDepthwise), { numRuns: 12, seed: 20261128 });
   });
 
   it('stem (3 input channels) wgrad and dgrad, stride 1 and 2', () => {
