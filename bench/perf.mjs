@@ -32,15 +32,20 @@ const input = (b) => {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const out = {};
 
+// Median wall time and median process CPU time (on a loaded machine the CPU time is the steadier one).
 function time(fn, n) {
   fn();
-  const t = [];
+  const wall = [];
+  const cpu = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     fn();
-    t.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    wall.push(performance.now() - t0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return median(t);
+  return [median(wall), median(cpu)];
 }
 
 const model0 = new MobileNetV2({ alpha: 1, numClasses: classes, rng: new Rng(1) });
@@ -70,5 +75,5 @@ for (const c of cells) {
     opt.step();
   }, reps);
 }
-const fmt = Object.entries(out).map(([k, v]) => `${k} ${v.toFixed(1)}`).join('  ');
+const fmt = Object.entries(out).map(([k, [w, c]]) => `${k} ${w.toFixed(0)} (cpu ${c.toFixed(0)})`).join('  ');
 console.log(`${path.basename(root)}: ${fmt} ms  (load ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')})`);

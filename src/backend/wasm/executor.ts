@@ -25,10 +25,12 @@ import { isGradEnabled } from '../../nn/grad_mode.js';
 import { updateRunningStats } from '../../ops/batch_norm.js';
 import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
-import { convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeights, packGemmWeights, packStemWeights, roundUp } from './pack.js';
+import {
+  convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeightsInto, packGemmWeightsInto, packedGemmFloats, packStemWeights, roundUp,
+} from './pack.js';
 import { trainExports, type WasmTrainExports } from './train/kernels.js';
 import { WasmMobileNetV2 } from './mobilenetv2.js';
-import { depthwiseGradToTorch, packGemmWeightsTransposed, stemGradToTorch } from './train/pack.js';
+import { depthwiseGradToTorch, packGemmWeightsTransposedInto, stemGradToTorch } from './train/pack.js';
 
 /** A ReLU6 unit: the module path and the flat index of its output in NCHW order (as test/helpers/kinks.ts). */
 export type Unit = readonly [module: string, index: number];
@@ -456,8 +458,8 @@ export class WasmMobileNetV2Executor {
     const M = N * OH * OW;
     const C = op.cout;
     const w = op.conv.weight.data.data;
-    const packed = op.kind === 'pointwise' ? packGemmWeights(w, C, op.cin) : op.kind === 'depthwise' ? packDepthwiseWeights(w, C) : packStemWeights(w, C);
-    const wPtr = arena.allocScratch(packed.length);
+    const packedFloats = op.kind === 'pointwise' ? packedGemmFloats(C, op.cin) : op.kind === 'depthwise' ? 9 * roundUp(C, 4) : 27 * roundUp(C, 8);
+    const wPtr = arena.allocScratch(packedFloats);
     const z = arena.allocScratch(M * C);
     const y = arena.allocScratch(M * C);
     const perC = roundUp(C, 4);
@@ -466,7 +468,11 @@ export class WasmMobileNetV2Executor {
     const shiftPtr = arena.allocScratch(perC);
     const s64 = arena.allocScratch(C * 2);
     const m64 = arena.allocScratch(C * 2);
-    this.kernels.f32.set(packed, wPtr >> 2);
+    // Packed straight into wasm memory: no per-step temporary arrays (GC) and no extra copy.
+    const f32w = this.kernels.f32;
+    if (op.kind === 'pointwise') packGemmWeightsInto(f32w, wPtr >> 2, w, C, op.cin);
+    else if (op.kind === 'depthwise') packDepthwiseWeightsInto(f32w, wPtr >> 2, w, C);
+    else f32w.set(packStemWeights(w, C), wPtr >> 2);
     if (op.kind === 'pointwise') ex.gemm(M, op.cin, C, x.ptr, wPtr, zeroBias, z, -Infinity, Infinity, 0);
     else if (op.kind === 'depthwise') ex.depthwise3x3(N, x.H, x.W, C, x.ptr, wPtr, zeroBias, z, op.stride, OH, OW, -Infinity, Infinity);
     else ex.conv3x3c3(N, x.H, x.W, x.ptr, wPtr, zeroBias, z, C, op.stride, OH, OW, -Infinity, Infinity);
@@ -612,10 +618,10 @@ export class WasmMobileNetV2Executor {
     if (needDx) {
       gx = s.pool.take();
       if (op.kind === 'pointwise') {
-        this.kernels.f32.set(packGemmWeightsTransposed(w, C, op.cin), s.wPack >> 2);
+        packGemmWeightsTransposedInto(this.kernels.f32, s.wPack >> 2, w, C, op.cin);
         ex.gemm(mLocal, C, op.cin, gz, s.wPack, s.zeroBias, gx, -Infinity, Infinity, res);
       } else if (op.kind === 'depthwise') {
-        this.kernels.f32.set(packDepthwiseWeights(w, C), s.wPack >> 2);
+        packDepthwiseWeightsInto(this.kernels.f32, s.wPack >> 2, w, C);
         k.depthwise3x3Dgrad(N, x.H, x.W, C, gz, s.wPack, gx, op.stride, OH, OW);
       } else {
         this.kernels.f32.set(packStemWeights(w, C), s.wPack >> 2);

@@ -40,15 +40,26 @@ export function roundUp(n: number, m: number): number {
  * panels of 8 output channels: panel p is K rows of 8 floats, zero past N.
  */
 export function packGemmWeights(w: Float32Array, N: number, K: number): Float32Array {
+  const out = new Float32Array(packedGemmFloats(N, K));
+  packGemmWeightsInto(out, 0, w, N, K);
+  return out;
+}
+
+/** Floats of packGemmWeights' result. */
+export function packedGemmFloats(N: number, K: number): number {
+  return Math.ceil(N / 8) * K * 8;
+}
+
+/** packGemmWeights into `dst` at float index `offset` (e.g. straight into wasm memory; no temporary array). */
+export function packGemmWeightsInto(dst: Float32Array, offset: number, w: Float32Array, N: number, K: number): void {
   if (w.length !== N * K) throw new Error(`packGemmWeights: ${w.length} weights, expected ${N}x${K}`);
   const panels = Math.ceil(N / 8);
-  const out = new Float32Array(panels * K * 8);
+  if (N % 8) dst.fill(0, offset, offset + panels * K * 8);
   for (let n = 0; n < N; n++) {
-    const p = n >> 3;
-    const j = n & 7;
-    for (let k = 0; k < K; k++) out[(p * K + k) * 8 + j] = w[n * K + k];
+    const base = offset + (n >> 3) * K * 8 + (n & 7);
+    const row = n * K;
+    for (let k = 0; k < K; k++) dst[base + k * 8] = w[row + k];
   }
-  return out;
 }
 
 /** Bias zero-padded to `multiple` (the kernels read whole vector groups). */
@@ -60,11 +71,17 @@ export function padBias(b: Float32Array, multiple: number): Float32Array {
 
 /** Depthwise weights [C, 1, 3, 3] -> tap-major [9][Cp], Cp = C rounded up to 4. */
 export function packDepthwiseWeights(w: Float32Array, C: number): Float32Array {
+  const out = new Float32Array(9 * roundUp(C, 4));
+  packDepthwiseWeightsInto(out, 0, w, C);
+  return out;
+}
+
+/** packDepthwiseWeights into `dst` at float index `offset` (9 * roundUp(C, 4) floats). */
+export function packDepthwiseWeightsInto(dst: Float32Array, offset: number, w: Float32Array, C: number): void {
   if (w.length !== C * 9) throw new Error(`packDepthwiseWeights: ${w.length} weights, expected ${C}x1x3x3`);
   const Cp = roundUp(C, 4);
-  const out = new Float32Array(9 * Cp);
-  for (let c = 0; c < C; c++) for (let t = 0; t < 9; t++) out[t * Cp + c] = w[c * 9 + t];
-  return out;
+  if (Cp !== C) dst.fill(0, offset, offset + 9 * Cp);
+  for (let c = 0; c < C; c++) for (let t = 0; t < 9; t++) dst[offset + t * Cp + c] = w[c * 9 + t];
 }
 
 /** Stem weights [Cout, 3, 3, 3] -> [ky][kx][ci][Cp], Cp = Cout rounded up to 8. */

@@ -8,15 +8,22 @@
  * weight [N(out), K(in)]: panels of 8 input channels, each N rows of 8 floats, zero past K.
  */
 export function packGemmWeightsTransposed(w: Float32Array, N: number, K: number): Float32Array {
+  const out = new Float32Array(Math.ceil(K / 8) * N * 8);
+  packGemmWeightsTransposedInto(out, 0, w, N, K);
+  return out;
+}
+
+/** packGemmWeightsTransposed into `dst` at float index `offset` (ceil(K / 8) * N * 8 floats). */
+export function packGemmWeightsTransposedInto(dst: Float32Array, offset: number, w: Float32Array, N: number, K: number): void {
   if (w.length !== N * K) throw new Error(`packGemmWeightsTransposed: ${w.length} weights, expected ${N}x${K}`);
   const panels = Math.ceil(K / 8);
-  const out = new Float32Array(panels * N * 8);
+  if (K % 8) dst.fill(0, offset, offset + panels * N * 8);
   // Reads w row by row; writes stay within one 8-float group per (panel, n).
   for (let n = 0; n < N; n++) {
     const row = n * K;
-    for (let k = 0; k < K; k++) out[((k >> 3) * N + n) * 8 + (k & 7)] = w[row + k];
+    const base = offset + n * 8;
+    for (let k = 0; k < K; k++) dst[base + (k >> 3) * N * 8 + (k & 7)] = w[row + k];
   }
-  return out;
 }
 
 /** depthwise3x3Wgrad's [9][Cp] -> PyTorch [C, 1, 3, 3]. */
