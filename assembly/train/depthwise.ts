@@ -31,6 +31,10 @@ export function depthwise3x3Dgrad(
       const oy1 = srcIndex(iy, stride, OH);
       const oy2 = srcIndex(iy - 1, stride, OH);
       const orow = img + <usize>iy * <usize>W * ps;
+      if (stride == 2 && OW >= 2 && (oy1 >= 0 || (oy0 >= 0 && oy2 >= 0))) {
+        dgradRowStride2(g, orow, oy0, oy1, oy2, W, OW, ors, ps, w, tapBytes, cVec, tile);
+        continue;
+      }
       if (!fast || oy0 < 0 || oy2 < 0) {
         for (let ix = 0; ix < W; ix++) dgradPixel(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
         continue;
@@ -76,6 +80,63 @@ export function depthwise3x3Dgrad(
         }
       }
       dgradPixel(g, orow + <usize>(W - 1) * ps, oy0, oy1, oy2, W - 1, stride, OW, ors, ps, w, tapBytes, cVec);
+    }
+  }
+}
+
+/**
+ * One input row of the stride-2 dgrad. An even input row is reached through tap row 1 only
+ * (oy1), an odd one through tap rows 0 and 2 (oy0, oy2); likewise an even column through tap
+ * column 1 and an odd one through tap columns 0 and 2. Column pairs (2j + 1, 2j + 2) for
+ * j + 1 < OW have all their taps: they run channel group by channel group with the weights in
+ * registers; the other columns go through dgradPixel. Same tap order, so the same sums.
+ */
+function dgradRowStride2(
+  g: usize, orow: usize, oy0: i32, oy1: i32, oy2: i32, W: i32, OW: i32,
+  ors: usize, ps: usize, w: usize, tapBytes: usize, cVec: usize, tile: i32,
+): void {
+  const pairs = min<i32>(OW - 1, (W - 1) >> 1);
+  dgradPixel(g, orow, oy0, oy1, oy2, 0, 2, OW, ors, ps, w, tapBytes, cVec);
+  for (let ix = 1 + 2 * pairs; ix < W; ix++) dgradPixel(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, 2, OW, ors, ps, w, tapBytes, cVec);
+  const two = oy1 < 0; // odd input row: tap rows 0 and 2
+  const gA = g + <usize>(two ? oy0 : oy1) * ors;
+  const gB = two ? g + <usize>oy2 * ors : gA;
+  const tr = two ? 0 : 3; // first tap of the (first) row
+  for (let j0 = 0; j0 < pairs; j0 += tile) {
+    const count = min<i32>(tile, pairs - j0);
+    for (let cb: usize = 0; cb < cVec; cb += 16) {
+      const wc = w + <usize>tr * tapBytes + cb;
+      const a0 = v128.load(wc);
+      const a1 = v128.load(wc + tapBytes);
+      const a2 = v128.load(wc + 2 * tapBytes);
+      // Tap row 2 (only used for odd rows).
+      const b0 = v128.load(w + 6 * tapBytes + cb);
+      const b1 = v128.load(w + 7 * tapBytes + cb);
+      const b2 = v128.load(w + 8 * tapBytes + cb);
+      let qa = gA + <usize>j0 * ps + cb; // dy[rowA][j]
+      let qb = gB + <usize>j0 * ps + cb;
+      let o = orow + <usize>(2 * j0 + 1) * ps + cb;
+      for (let i = 0; i < count; i++) {
+        const zero = f32x4.splat(0);
+        const aj = v128.load(qa);
+        const aj1 = v128.load(qa + ps);
+        let odd = f32x4.add(f32x4.add(zero, f32x4.mul(aj1, a0)), f32x4.mul(aj, a2));
+        let even = f32x4.add(zero, f32x4.mul(aj1, a1));
+        if (two) {
+          const bj = v128.load(qb);
+          const bj1 = v128.load(qb + ps);
+          odd = f32x4.add(f32x4.add(odd, f32x4.mul(bj1, b0)), f32x4.mul(bj, b2));
+          even = f32x4.add(even, f32x4.mul(bj1, b1));
+        }
+        v128.store(o, odd);
+        v128.store(o + ps, even);
+        qa += ps;
+        qb += ps;
+        o += 2 * ps;
+      }
+    }
+    if (cVec < ps) {
+      for (let ix = 2 * j0 + 1; ix < 2 * (j0 + count) + 1; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, 2, OW, ors, ps, w, tapBytes, cVec);
     }
   }
 }
