@@ -24,6 +24,11 @@ for (const [H, C, s] of DEPTHWISE_SHAPES) {
   cases.push({ label: `dw wgrad ${H}x${H}x${C} s${s}`, flops: 2 * 9 * OH * OH * C, w: rand(OH * OH * C), b: new Float32Array(9 * Cp), x: rand(H * H * C), outN: 9 * Cp,
     run: (k, p) => k.depthwise3x3Wgrad(1, H, H, C, p.x, p.w, p.o, p.b, s, OH, OH) });
 }
+{
+  const H = 224, Cout = 32, OH = convOut(H, 2);
+  cases.push({ label: 'stem wgrad 224x224x3 s2', flops: 2 * 27 * OH * OH * Cout, w: rand(OH * OH * Cout), b: new Float32Array(27 * Cout), x: rand(H * H * 3), outN: 27 * Cout,
+    run: (k, p) => k.conv3x3c3Wgrad(1, H, H, p.x, p.w, p.o, p.b, Cout, 2, OH, OH) });
+}
 for (const [M, K, N] of GEMM_SHAPES) {
   cases.push({ label: `gemm M=${M} K=${K} N=${N}`, flops: 2 * M * K * N, w: packGemmWeights(rand(N * K), N, K), b: padBias(rand(N), 8), x: rand(M * K), outN: M * N,
     run: (k, p) => k.gemm(M, K, N, p.x, p.w, p.b, p.o, 0, 6, 0) });

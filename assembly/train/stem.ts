@@ -17,6 +17,10 @@ export function conv3x3c3Wgrad(
   const rs = <usize>W * ps;
   const ops = <usize>Cout << 2;
   const cVec = <usize>(Cout & ~3) << 2;
+  const step = <usize>stride * ps;
+  // x-interior output columns [oxA, oxB): all three tap columns inside the image.
+  const oxA = min<i32>(1, OW);
+  const oxB = max<i32>(oxA, min<i32>(OW, (W - 2) / stride + 1));
   memory.fill(dw, 0, accBytes);
   for (let n = 0; n < N; n++) {
     const img = x + <usize>n * <usize>H * rs;
@@ -25,29 +29,83 @@ export function conv3x3c3Wgrad(
       const iy0 = oy * stride - 1;
       const kyLo = iy0 < 0 ? 1 : 0;
       const kyHi = iy0 + 2 >= H ? H - 1 - iy0 : 2;
-      let g = dy + <usize>(n * OH + oy) * <usize>OW * ops;
-      for (let ox = 0; ox < OW; ox++) {
-        const ix0 = ox * stride - 1;
-        const kxLo = ix0 < 0 ? 1 : 0;
-        const kxHi = ix0 + 2 >= W ? W - 1 - ix0 : 2;
-        const p0 = img + <isize>iy0 * <isize>rs + <isize>ix0 * <isize>ps;
+      const grow = dy + <usize>(n * OH + oy) * <usize>OW * ops;
+      // Per accumulator (tap, ci, channel) the sum runs over ox in increasing order: left border
+      // pixels, then the x-interior ones, then the right border, as a plain pixel loop would.
+      for (let ox = 0; ox < oxA; ox++) stemWgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, rs, ops, rowBytes, cVec);
+      if (oxB > oxA) {
+        // x-interior pixels: per tap row ky and channel group, the 9 (kx, ci) accumulators stay
+        // in registers while the group sweeps the row.
         for (let ky = kyLo; ky <= kyHi; ky++) {
-          for (let kx = kxLo; kx <= kxHi; kx++) {
-            const px = p0 + <usize>ky * rs + <usize>kx * ps;
-            const ar = rowAcc + <usize>((ky * 3 + kx) * 3) * rowBytes;
-            for (let ci = 0; ci < 3; ci++) {
-              const xs = load<f32>(px + (<usize>ci << 2));
-              const xv = f32x4.splat(xs);
-              const a = ar + <usize>ci * rowBytes;
-              let cb: usize = 0;
-              for (; cb < cVec; cb += 16) v128.store(a + cb, f32x4.add(v128.load(a + cb), f32x4.mul(xv, v128.load(g + cb))));
-              for (; cb < ops; cb += 4) store<f32>(a + cb, load<f32>(a + cb) + xs * load<f32>(g + cb));
+          const rowIn = img + <isize>(iy0 + ky) * <isize>rs + <isize>(oxA * stride - 1) * <isize>ps;
+          for (let cb: usize = 0; cb < cVec; cb += 16) {
+            const ar = rowAcc + <usize>(ky * 9) * rowBytes + cb;
+            let a00 = v128.load(ar), a01 = v128.load(ar + rowBytes), a02 = v128.load(ar + 2 * rowBytes);
+            let a10 = v128.load(ar + 3 * rowBytes), a11 = v128.load(ar + 4 * rowBytes), a12 = v128.load(ar + 5 * rowBytes);
+            let a20 = v128.load(ar + 6 * rowBytes), a21 = v128.load(ar + 7 * rowBytes), a22 = v128.load(ar + 8 * rowBytes);
+            let px = rowIn;
+            let gp = grow + <usize>oxA * ops + cb;
+            for (let ox = oxA; ox < oxB; ox++) {
+              const gv = v128.load(gp);
+              a00 = f32x4.add(a00, f32x4.mul(v128.load32_splat(px), gv));
+              a01 = f32x4.add(a01, f32x4.mul(v128.load32_splat(px, 4), gv));
+              a02 = f32x4.add(a02, f32x4.mul(v128.load32_splat(px, 8), gv));
+              a10 = f32x4.add(a10, f32x4.mul(v128.load32_splat(px, 12), gv));
+              a11 = f32x4.add(a11, f32x4.mul(v128.load32_splat(px, 16), gv));
+              a12 = f32x4.add(a12, f32x4.mul(v128.load32_splat(px, 20), gv));
+              a20 = f32x4.add(a20, f32x4.mul(v128.load32_splat(px, 24), gv));
+              a21 = f32x4.add(a21, f32x4.mul(v128.load32_splat(px, 28), gv));
+              a22 = f32x4.add(a22, f32x4.mul(v128.load32_splat(px, 32), gv));
+              px += step;
+              gp += ops;
+            }
+            v128.store(ar, a00); v128.store(ar + rowBytes, a01); v128.store(ar + 2 * rowBytes, a02);
+            v128.store(ar + 3 * rowBytes, a10); v128.store(ar + 4 * rowBytes, a11); v128.store(ar + 5 * rowBytes, a12);
+            v128.store(ar + 6 * rowBytes, a20); v128.store(ar + 7 * rowBytes, a21); v128.store(ar + 8 * rowBytes, a22);
+          }
+          if (cVec < ops) {
+            for (let ox = oxA; ox < oxB; ox++) {
+              const px0 = rowIn + <usize>(ox - oxA) * step;
+              const g = grow + <usize>ox * ops;
+              for (let t = 0; t < 9; t++) {
+                const xs = load<f32>(px0 + (<usize>t << 2));
+                const a = rowAcc + <usize>(ky * 9 + t) * rowBytes;
+                for (let cb = cVec; cb < ops; cb += 4) store<f32>(a + cb, load<f32>(a + cb) + xs * load<f32>(g + cb));
+              }
             }
           }
         }
-        g += ops;
       }
+      for (let ox = oxB; ox < OW; ox++) stemWgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, rs, ops, rowBytes, cVec);
       for (let b: usize = 0; b < accBytes; b += 16) v128.store(dw + b, f32x4.add(v128.load(dw + b), v128.load(rowAcc + b)));
+    }
+  }
+}
+
+/** One output pixel's contributions to the row accumulators (only the taps inside the image). */
+@inline
+function stemWgradPixel(
+  img: usize, grow: usize, rowAcc: usize, ox: i32, iy0: i32, kyLo: i32, kyHi: i32, W: i32, stride: i32,
+  rs: usize, ops: usize, rowBytes: usize, cVec: usize,
+): void {
+  const ps: usize = 12;
+  const ix0 = ox * stride - 1;
+  const kxLo = ix0 < 0 ? 1 : 0;
+  const kxHi = ix0 + 2 >= W ? W - 1 - ix0 : 2;
+  const p0 = img + <isize>iy0 * <isize>rs + <isize>ix0 * <isize>ps;
+  const g = grow + <usize>ox * ops;
+  for (let ky = kyLo; ky <= kyHi; ky++) {
+    for (let kx = kxLo; kx <= kxHi; kx++) {
+      const px = p0 + <usize>ky * rs + <usize>kx * ps;
+      const ar = rowAcc + <usize>((ky * 3 + kx) * 3) * rowBytes;
+      for (let ci = 0; ci < 3; ci++) {
+        const xs = load<f32>(px + (<usize>ci << 2));
+        const xv = f32x4.splat(xs);
+        const a = ar + <usize>ci * rowBytes;
+        let cb: usize = 0;
+        for (; cb < cVec; cb += 16) v128.store(a + cb, f32x4.add(v128.load(a + cb), f32x4.mul(xv, v128.load(g + cb))));
+        for (; cb < ops; cb += 4) store<f32>(a + cb, load<f32>(a + cb) + xs * load<f32>(g + cb));
+      }
     }
   }
 }
