@@ -1,4 +1,5 @@
 import { Tensor, formatShape } from '../tensor/tensor.js';
+import { matmul, transpose } from './gemm.js';
 
 /** y = x W^T + b, x: [N, in], W: [out, in]. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
@@ -7,17 +8,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   if (x.shape.length !== 2 || wIn !== inF) {
     throw new Error(`linear: input ${formatShape(x.shape)} does not match weight ${formatShape(weight.shape)}`);
   }
-  const xd = x.data;
-  const wd = weight.data;
   const out = new Float32Array(n * outF);
-  for (let b = 0; b < n; b++) {
-    for (let o = 0; o < outF; o++) {
-      let acc = 0;
-      const xo = b * inF;
-      const wo = o * inF;
-      for (let i = 0; i < inF; i++) acc += xd[xo + i] * wd[wo + i];
-      out[b * outF + o] = acc + (bias ? bias.data[o] : 0);
-    }
+  matmul(n, outF, inF, x.data, 0, transpose(weight.data, 0, outF, inF), 0, out, 0);
+  if (bias) {
+    for (let r = 0; r < n; r++) for (let o = 0; o < outF; o++) out[r * outF + o] += bias.data[o];
   }
   return new Tensor(out, [n, outF]);
 }
@@ -26,17 +20,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
 export function linearBackwardInput(gradOut: Tensor, weight: Tensor): Tensor {
   const [n, outF] = gradOut.shape;
   const inF = weight.shape[1];
-  const dy = gradOut.data;
-  const wd = weight.data;
   const dx = new Float32Array(n * inF);
-  for (let b = 0; b < n; b++) {
-    for (let o = 0; o < outF; o++) {
-      const g = dy[b * outF + o];
-      const wo = o * inF;
-      const xo = b * inF;
-      for (let i = 0; i < inF; i++) dx[xo + i] += g * wd[wo + i];
-    }
-  }
+  matmul(n, inF, outF, gradOut.data, 0, weight.data, 0, dx, 0);
   return new Tensor(dx, [n, inF]);
 }
 
@@ -45,16 +30,23 @@ export function linearBackwardParams(gradOut: Tensor, x: Tensor): { gradWeight: 
   const [n, outF] = gradOut.shape;
   const inF = x.shape[1];
   const dy = gradOut.data;
+  // Row-major walk over x (one contiguous row per sample), accumulating in
+  // float64: the batch is the long reduction axis when training on cached features.
   const xd = x.data;
-  const dw = new Float32Array(outF * inF);
+  const acc = new Float64Array(outF * inF);
+  for (let b = 0; b < n; b++) {
+    const xo = b * inF;
+    for (let o = 0; o < outF; o++) {
+      const g = dy[b * outF + o];
+      if (g === 0) continue;
+      const ao = o * inF;
+      for (let i = 0; i < inF; i++) acc[ao + i] += g * xd[xo + i];
+    }
+  }
+  const dw = Float32Array.from(acc);
   const db = new Float32Array(outF);
   for (let o = 0; o < outF; o++) {
     let bsum = 0;
-    for (let i = 0; i < inF; i++) {
-      let acc = 0;
-      for (let b = 0; b < n; b++) acc += dy[b * outF + o] * xd[b * inF + i];
-      dw[o * inF + i] = acc;
-    }
     for (let b = 0; b < n; b++) bsum += dy[b * outF + o];
     db[o] = bsum;
   }
