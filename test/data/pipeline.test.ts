@@ -7,6 +7,7 @@ import { compileMobileNetV2 } from '../../src/backend/wasm/mobilenetv2.js';
 import { softmax } from '../../src/ops/softmax.js';
 import { trainKernels } from '../backend/wasm/train/helpers.js';
 import { fixturePath, loadFixture } from '../helpers/fixtures.js';
+import { parity } from '../helpers/compare.js';
 
 const PHOTOS = ['parrot.jpg', 'hot_dog.jpg', 'cat_720p.jpg', 'grace_hopper.bmp', 'bird.bmp', 'cat.bmp', 'dragonfly.bmp', 'owl.jpg'];
 const argmax = (p: Float32Array) => p.reduce((best, v, i) => (v > p[best] ? i : best), 0);
@@ -28,6 +29,10 @@ describe('full pipeline, file -> probabilities, against PyTorch (PIL decode, Res
       rows.push(`${f}: top-1 ${top} ours ${ours[top].toFixed(4)} torch ${theirs[top].toFixed(4)} |dp| ${Math.abs(ours[top] - theirs[top]).toFixed(4)}`);
       expect(argmax(ours), `${f}: top-1`).toBe(top);
       expect(Math.abs(ours[top] - theirs[top]), `${f}: p of the top-1`).toBeLessThanOrEqual(0.02);
+      // Decoding (libjpeg-turbo-exact JPEG, BMP) and preprocessing are bit-exact, so
+      // the whole probability vector holds the engine's own parity tolerance.
+      const p = parity(ours, theirs);
+      expect(p.maxAbsErr, `${f}: probabilities`).toBeLessThanOrEqual(p.bound);
     }
     console.log(`[pipeline]\n${rows.join('\n')}`);
   });
