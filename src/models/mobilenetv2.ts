@@ -27,7 +27,8 @@ export class ConvBNReLU extends Sequential {
     super(
       new Conv2d(inChannel, outChannel, kernelSize, { stride, padding, groups, bias: false, rng }),
       new BatchNorm2d(outChannel),
-      new ReLU6(),
+      // In place, as the seed's nn.ReLU6(inplace=True): BN's output has no other reader.
+      new ReLU6({ inplace: true }),
     );
   }
 }

@@ -12,6 +12,17 @@ export function relu6(x: Tensor): Tensor {
   return new Tensor(out, x.shape);
 }
 
+/** In-place ReLU6, for a tensor no one else reads (PyTorch's inplace=True). */
+export function relu6_(x: Tensor): Tensor {
+  const d = x.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v < 0) d[i] = 0;
+    else if (v > 6) d[i] = 6;
+  }
+  return x;
+}
+
 /**
  * PyTorch's hardtanh_backward: the gradient is zeroed where x <= 0 or x >= 6, so
  * it passes strictly inside (0, 6), and for NaN inputs as PyTorch lets it.
