@@ -4,10 +4,10 @@
  * transform: Resize((S, S)) and Normalize(0.5, 0.5).
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { loadWeightsFile } from '../io/node.js';
 import { loadImageFolder, type Sample } from '../data/folder.js';
-import { DataLoader, DecodePool, workerScriptPath } from '../data/loader.js';
+import { DataLoader, DecodePool, skippedImagesWarning, workerScriptPath } from '../data/loader.js';
 import { evaluateImages } from '../train/loop.js';
 import { confusionMatrix, evalReport, type EvalReport } from '../train/metrics.js';
 import { inferMobileNetV2Config } from './config.js';
@@ -71,11 +71,15 @@ export async function evalCommand(o: EvalOptions, io: CliIO): Promise<number> {
       pool,
     });
     const r = await evaluateImages((x) => engine.forward(x), loader.epoch(0), samples.length, config.numClasses);
+    const warning = skippedImagesWarning(loader.skipped, (p) => relative(o.data, p) || p);
+    if (warning) io.stderr.write(`mnv2: warning: ${warning}\n`);
     const report = evalReport(confusionMatrix(r.labels, r.preds, config.numClasses), classes);
+    const skipped = loader.skipped.size;
     if (o.json) {
-      io.stdout.write(`${JSON.stringify({ weights: o.weights, data: o.data, split: o.split, loss: r.loss, ...report })}\n`);
+      io.stdout.write(`${JSON.stringify({ weights: o.weights, data: o.data, split: o.split, loss: r.loss, skipped_images: skipped, ...report })}\n`);
     } else {
-      io.stdout.write(`${[`${o.weights} on ${o.data} (${o.split} split, ${samples.length} images, ${engine.backend} backend)`, ...formatReport(report)].join('\n')}\n`);
+      const images = `${samples.length - skipped} images${skipped ? `, ${skipped} unreadable skipped` : ''}`;
+      io.stdout.write(`${[`${o.weights} on ${o.data} (${o.split} split, ${images}, ${engine.backend} backend)`, ...formatReport(report)].join('\n')}\n`);
     }
     return 0;
   } catch (e) {

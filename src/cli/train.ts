@@ -10,7 +10,7 @@
  * metrics.json, curves.svg and confusion_matrix.svg (val, best epoch).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../tensor/rng.js';
 import { MobileNetV2 } from '../models/mobilenetv2.js';
@@ -25,7 +25,7 @@ import type { WasmKernels } from '../backend/wasm/kernels.js';
 import { createWasmExecutor } from '../backend/wasm/executor.js';
 import { createParallelExecutor, createParallelInference, defaultThreads, parallelWorkerScript } from '../backend/wasm/parallel/node.js';
 import { loadImageFolder, classIndicesJson, type ImageFolderSplit } from '../data/folder.js';
-import { DataLoader, DecodePool, workerScriptPath } from '../data/loader.js';
+import { DataLoader, DecodePool, skippedImagesWarning, workerScriptPath } from '../data/loader.js';
 import { sampleSeed, type TransformSpec } from '../data/worker.js';
 import { extractFeatures, type FeatureSet } from '../train/features.js';
 import { TrainingDiverged, evaluateFeatures, evaluateImages, trainEpochOnFeatures, trainEpochOnImages, type EvalResult, type TrainNet } from '../train/loop.js';
@@ -81,6 +81,8 @@ export interface TrainSummary {
   best_acc: number | null;
   best_epoch: number | null;
   interrupted: boolean;
+  /** Distinct images skipped as unreadable, over the whole run. */
+  skipped_images: number;
   files: string[];
 }
 
@@ -284,8 +286,23 @@ async function train(
   const progress: Progress = createProgress(io);
   const evalSpec = transformSpec('resize', opts);
   const trainSpec = transformSpec(opts.augment ? 'augment' : 'resize', opts);
-  const loaderOf = (samples: typeof ds.train, spec: TransformSpec, shuffle: boolean, batchSize: number) =>
-    new DataLoader(samples, { batchSize, transform: spec, shuffle, seed: opts.seed, pool });
+  // Unreadable images are dropped by the loaders; each phase (feature extraction, or an
+  // epoch) ends with one warning naming the ones it met.
+  const skippedAll = new Map<string, string>();
+  let phaseLoaders: DataLoader[] = [];
+  const loaderOf = (samples: typeof ds.train, spec: TransformSpec, shuffle: boolean, batchSize: number) => {
+    const l = new DataLoader(samples, { batchSize, transform: spec, shuffle, seed: opts.seed, pool });
+    phaseLoaders.push(l);
+    return l;
+  };
+  const reportSkipped = () => {
+    const phase = new Map<string, string>();
+    for (const l of phaseLoaders) for (const [p, why] of l.skipped) phase.set(p, why);
+    phaseLoaders = [];
+    for (const [p, why] of phase) skippedAll.set(p, why);
+    const w = skippedImagesWarning(phase, (p) => relative(opts.data, p) || p);
+    if (w) log(`warning: ${w}`);
+  };
 
   const config = { numClasses, alpha };
   const evalBatch = Math.min(32, Math.max(8, opts.batch));
@@ -315,6 +332,7 @@ async function train(
     trainSet = await extract(ds.train, 'features train');
     if (ds.val.length) valSet = await extract(ds.val, 'features val');
     await pe?.close();
+    reportSkipped();
   }
 
   let lastVal: EvalResult | null = null;
@@ -333,7 +351,7 @@ async function train(
       options: { epochs: opts.epochs, batch: opts.batch, lr: opts.lr, optimizer: opts.optimizer, weight_decay: opts.weightDecay,
         label_smoothing: opts.labelSmoothing, scheduler: opts.scheduler, freeze_features: opts.freezeFeatures, bn: opts.bn,
         augment: opts.augment, cache_features: opts.cacheFeatures, seed: opts.seed, backend: opts.backend, threads, weights: weightsPath ?? null },
-      train_images: ds.train.length, val_images: ds.val.length, best_acc: bestAcc >= 0 ? bestAcc : null, best_epoch: bestEpoch || null,
+      train_images: ds.train.length, val_images: ds.val.length, skipped_images: skippedAll.size, best_acc: bestAcc >= 0 ? bestAcc : null, best_epoch: bestEpoch || null,
       epochs: history,
     });
     saveFileAtomic(files.curves, new TextEncoder().encode(trainingCurvesSvg(history)));
@@ -358,7 +376,7 @@ async function train(
     const te = performance.now();
     dropout.rng = new Rng(sampleSeed(opts.seed, epoch, -2));
     const lr = optimizer.paramGroups[0].lr;
-    progress.start(`epoch ${epoch}/${opts.epochs}`, ds.train.length);
+    progress.start(`epoch ${epoch}/${opts.epochs}`, trainSet ? trainSet.count : ds.train.length);
     const hooks = { onBatch: (d: number, loss: number, acc: number) => progress.update(d, { loss, acc }), shouldStop: stopped };
     const step = { labelSmoothing: opts.labelSmoothing, epoch };
     let r;
@@ -371,6 +389,7 @@ async function train(
     }
     if (r.stopped) {
       progress.stop('interrupted');
+      reportSkipped();
       wasInterrupted = true;
       break;
     }
@@ -412,6 +431,7 @@ async function train(
     epochsDone = epoch;
     if (epoch < opts.epochs && performance.now() - lastFlush > FLUSH_EVERY_S * 1000) flush();
     progress.stop(`loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)}${val ? ` | val loss ${val.loss.toFixed(4)} acc ${val.acc.toFixed(4)}` : ''} | lr ${lr.toPrecision(3)}`);
+    reportSkipped();
     wasInterrupted = stopped();
   }
   // After a Ctrl-C the weights may be mid-epoch; last.pth still counts only the finished epochs.
@@ -422,6 +442,7 @@ async function train(
   const summary: TrainSummary = {
     out: opts.out, classes, train: ds.train.length, val: ds.val.length, epochs: history,
     best_acc: bestAcc >= 0 ? bestAcc : null, best_epoch: bestEpoch || null, interrupted: wasInterrupted,
+    skipped_images: skippedAll.size,
     files: Object.values(files).filter((f) => existsSync(f)),
   };
   if (opts.json) io.stdout.write(`${JSON.stringify(summary)}\n`);

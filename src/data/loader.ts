@@ -24,6 +24,9 @@ export function workerScriptPath(): string | undefined {
   return candidates.find((p) => existsSync(p));
 }
 
+/** The pool itself failed (a crashed worker, or closed): not a property of the image, so never skipped. */
+export class DecodePoolError extends Error {}
+
 interface Task {
   path: string;
   spec: TransformSpec;
@@ -59,7 +62,7 @@ export class DecodePool {
   }
 
   run(path: string, spec: TransformSpec, seed: number): Promise<SampleTensor> {
-    if (this.closed) return Promise.reject(new Error('DecodePool: closed'));
+    if (this.closed) return Promise.reject(new DecodePoolError('DecodePool: closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ path, spec, seed, resolve, reject });
       this.pump();
@@ -95,15 +98,15 @@ export class DecodePool {
     const id = this.owner.get(w);
     const t = id === undefined ? undefined : this.running.get(id);
     if (id !== undefined) this.running.delete(id);
-    t?.reject(new Error(`decode worker failed: ${e.message}`));
-    for (const q of this.queue.splice(0)) q.reject(new Error(`decode worker failed: ${e.message}`));
+    t?.reject(new DecodePoolError(`decode worker failed: ${e.message}`));
+    for (const q of this.queue.splice(0)) q.reject(new DecodePoolError(`decode worker failed: ${e.message}`));
     void this.close();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const q of this.queue.splice(0)) q.reject(new Error('DecodePool: closed'));
+    for (const q of this.queue.splice(0)) q.reject(new DecodePoolError('DecodePool: closed'));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
@@ -136,6 +139,8 @@ export interface LoaderOptions {
 export class DataLoader {
   readonly samples: readonly Sample[];
   readonly opts: Required<Omit<LoaderOptions, 'pool'>> & { pool: DecodePool | null };
+  /** Samples that failed to decode (path -> why), over every epoch this loader ran. */
+  readonly skipped = new Map<string, string>();
 
   constructor(samples: readonly Sample[], opts: LoaderOptions) {
     if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw new Error(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
@@ -180,17 +185,47 @@ export class DataLoader {
     for (let start = 0; start < order.length; start += batchSize) {
       const end = Math.min(start + batchSize, order.length);
       fill(pool ? start + ahead : end);
-      const items = await Promise.all(pending.slice(start, end));
+      const settled = await Promise.allSettled(pending.slice(start, end));
+      for (let k = start; k < end; k++) delete pending[k];
+      // An unreadable image drops out of its batch (labels and indices stay aligned) rather
+      // than ending the run; the caller reports `skipped` once the epoch is done.
+      const items: SampleTensor[] = [];
+      const indices: number[] = [];
+      settled.forEach((r, j) => {
+        const i = order[start + j];
+        if (r.status === 'fulfilled') {
+          items.push(r.value);
+          indices.push(i);
+        } else {
+          if (r.reason instanceof DecodePoolError) throw r.reason;
+          const path = this.samples[i].path;
+          this.skipped.set(path, withoutPathPrefix((r.reason as Error)?.message ?? String(r.reason), path));
+        }
+      });
+      if (items.length === 0) continue;
       const [c, h, w] = items[0].shape;
       const per = c * h * w;
       const x = new Float32Array(items.length * per);
       items.forEach((it, j) => {
-        if (it.shape[1] !== h || it.shape[2] !== w) throw new Error(`${this.samples[order[start + j]].path}: transformed to ${it.shape.join('x')}, batch has ${c}x${h}x${w}`);
+        if (it.shape[1] !== h || it.shape[2] !== w) throw new Error(`${this.samples[indices[j]].path}: transformed to ${it.shape.join('x')}, batch has ${c}x${h}x${w}`);
         x.set(it.data, j * per);
       });
-      for (let k = start; k < end; k++) delete pending[k];
-      const indices = order.slice(start, end);
       yield { x: new Tensor(x, [items.length, c, h, w]), labels: Int32Array.from(indices, (i) => this.samples[i].label), indices };
     }
   }
+}
+
+/** Decode errors start with the file's path; the skip report names the file itself. */
+function withoutPathPrefix(message: string, path: string): string {
+  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+}
+
+/**
+ * `skipped N unreadable image(s): a.jpg (why), ...`, or null when nothing was skipped;
+ * `name` shortens each path (e.g. relative to the dataset folder).
+ */
+export function skippedImagesWarning(skipped: ReadonlyMap<string, string>, name: (path: string) => string = (p) => p): string | null {
+  if (skipped.size === 0) return null;
+  const list = [...skipped].map(([p, why]) => `${name(p)} (${why})`).join(', ');
+  return `skipped ${skipped.size} unreadable image${skipped.size === 1 ? '' : 's'}: ${list}`;
 }

@@ -136,6 +136,7 @@ export async function trainEpochOnImages(
     done += batch.labels.length;
     hooks.onBatch?.(done, lossSum / done, correct / done);
   }
+  if (done === 0) throw new Error(`epoch ${o.epoch}: no training image could be loaded`);
   return { loss: lossSum / done, acc: correct / done, count: done, stopped: false };
 }
 
@@ -174,7 +175,10 @@ export function evaluateFeatures(model: MobileNetV2, set: FeatureSet): EvalResul
   }
 }
 
-/** `forward` (eval mode, images -> logits) over every batch; results in dataset order. */
+/**
+ * `forward` (eval mode, images -> logits) over every batch; results in dataset order, over the
+ * samples the batches delivered (a loader drops unreadable ones) out of `count`.
+ */
 export async function evaluateImages(forward: (x: Tensor) => Tensor | Promise<Tensor>, batches: AsyncIterable<ImageBatch>, count: number, numClasses: number): Promise<EvalResult> {
   const rows = new Float32Array(count * numClasses);
   const labels = new Int32Array(count).fill(-1);
@@ -185,6 +189,11 @@ export async function evaluateImages(forward: (x: Tensor) => Tensor | Promise<Te
       labels[i] = b.labels[j];
     });
   }
-  if (labels.some((l) => l < 0)) throw new Error('evaluateImages: some samples were not seen');
-  return finishEval(rows, labels, numClasses);
+  const seen: number[] = [];
+  labels.forEach((l, i) => l >= 0 && seen.push(i));
+  if (seen.length === 0) throw new Error(`evaluateImages: none of the ${count} samples could be loaded`);
+  if (seen.length === count) return finishEval(rows, labels, numClasses);
+  const kept = new Float32Array(seen.length * numClasses);
+  seen.forEach((i, r) => kept.set(rows.subarray(i * numClasses, (i + 1) * numClasses), r * numClasses));
+  return finishEval(kept, Int32Array.from(seen, (i) => labels[i]), numClasses);
 }

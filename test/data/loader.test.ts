@@ -76,10 +76,25 @@ describe('DataLoader', () => {
       expect(Buffer.from(e0.data.buffer).equals(Buffer.from(e1.data.buffer))).toBe(false);
     });
 
-    test('a bad file fails its batch with an error naming it', async () => {
-      const bad = [...samples.slice(0, 2), { path: fixturePath('flowers-mini', 'README.md'), label: 0 }];
+    test('a bad file drops out of its batch (labels and indices aligned) and is recorded with its error', async () => {
+      const readme = fixturePath('flowers-mini', 'README.md');
+      const bad = [samples[0], { path: readme, label: 9 }, samples[1]];
       const loader = new DataLoader(bad, { batchSize: 3, transform: RESIZE, pool });
-      await expect(collect(loader, 0)).rejects.toThrow(`${fixturePath('flowers-mini', 'README.md')}: not a JPEG, PNG or BMP image`);
+      const batches = await collect(loader, 0);
+      expect(batches).toHaveLength(1);
+      expect(batches[0].indices).toEqual([0, 2]);
+      expect([...batches[0].labels]).toEqual([samples[0].label, samples[1].label]);
+      expect(batches[0].x.shape[0]).toBe(2);
+      expect([...loader.skipped.keys()]).toEqual([readme]);
+      expect(loader.skipped.get(readme)).toMatch(/^not a JPEG, PNG or BMP image/);
+    });
+
+    test('a batch with only bad files is skipped', async () => {
+      const readme = fixturePath('flowers-mini', 'README.md');
+      const loader = new DataLoader([{ path: readme, label: 0 }, samples[0]], { batchSize: 1, transform: RESIZE, pool });
+      const batches = await collect(loader, 0);
+      expect(batches.map((b) => b.indices)).toEqual([[1]]);
+      expect(loader.skipped.size).toBe(1);
     });
   });
 });
