@@ -109,27 +109,34 @@ function isPointwiseGemm(g: ConvGeometry): boolean {
   return g.kh === 1 && g.kw === 1 && g.stride === 1 && g.padding === 0 && g.groups === 1;
 }
 
-/** MobileNetV2's depthwise layers: one 3x3 filter per channel, padding 1. */
-function isDepthwise3x3(g: ConvGeometry): boolean {
-  return g.groups === g.cin && g.cout === g.cin && g.kh === 3 && g.kw === 3 && g.padding === 1;
+/**
+ * MobileNetV2's 3x3 layers with padding 1: the depthwise convs (one filter per
+ * channel) and the stem (a dense conv over 3 input channels).
+ */
+function isDirect3x3(g: ConvGeometry): boolean {
+  if (g.kh !== 3 || g.kw !== 3 || g.padding !== 1) return false;
+  const depthwise = g.groups === g.cin && g.cout === g.cin;
+  return depthwise || (g.groups === 1 && g.cin <= 4);
 }
 
-/** The stem: a dense 3x3 convolution with padding 1 over few input channels. */
-function isDense3x3(g: ConvGeometry): boolean {
-  return g.groups === 1 && g.kh === 3 && g.kw === 3 && g.padding === 1 && g.cin <= 4;
-}
-
-/** Direct dense 3x3 forward with every input channel's taps summed per output pixel (float64, rounded once). */
-function dense3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32Array {
-  const { n, cin, h, w, cout, oh, ow, stride: s } = g;
+/**
+ * Direct 3x3 forward: the nine taps of each (output, input) channel pair stay
+ * in locals, interior pixels skip bounds checks, and each output pixel sums its
+ * group's input channels in float64, rounded once.
+ */
+function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32Array {
+  const { n, cin, h, w, cout, oh, ow, stride: s, groups } = g;
+  const cinG = cin / groups;
+  const coutG = cout / groups;
   const out = new Float32Array(n * cout * oh * ow);
   const acc = new Float64Array(oh * ow);
   for (let b = 0; b < n; b++) {
     for (let co = 0; co < cout; co++) {
       acc.fill(0);
-      for (let ci = 0; ci < cin; ci++) {
-        const xb = (b * cin + ci) * h * w;
-        const k = (co * cin + ci) * 9;
+      const firstIn = Math.floor(co / coutG) * cinG;
+      for (let cig = 0; cig < cinG; cig++) {
+        const xb = (b * cin + firstIn + cig) * h * w;
+        const k = (co * cinG + cig) * 9;
         const w0 = wd[k], w1 = wd[k + 1], w2 = wd[k + 2];
         const w3 = wd[k + 3], w4 = wd[k + 4], w5 = wd[k + 5];
         const w6 = wd[k + 6], w7 = wd[k + 7], w8 = wd[k + 8];
@@ -168,54 +175,6 @@ function dense3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32A
   return out;
 }
 
-/**
- * Direct 3x3 depthwise forward: the nine taps stay in locals, interior pixels
- * skip bounds checks, and each output is one float64 sum rounded once.
- */
-function depthwise3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32Array {
-  const { n, cin: c, h, w, oh, ow, stride: s } = g;
-  const out = new Float32Array(n * c * oh * ow);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const xb = (b * c + ch) * h * w;
-      const ob = (b * c + ch) * oh * ow;
-      const k = ch * 9;
-      const w0 = wd[k], w1 = wd[k + 1], w2 = wd[k + 2];
-      const w3 = wd[k + 3], w4 = wd[k + 4], w5 = wd[k + 5];
-      const w6 = wd[k + 6], w7 = wd[k + 7], w8 = wd[k + 8];
-      for (let oy = 0; oy < oh; oy++) {
-        const iy = oy * s - 1;
-        const rowInside = iy >= 0 && iy + 2 < h;
-        const r0 = xb + iy * w;
-        const r1 = r0 + w;
-        const r2 = r1 + w;
-        const orow = ob + oy * ow;
-        for (let ox = 0; ox < ow; ox++) {
-          const ix = ox * s - 1;
-          if (rowInside && ix >= 0 && ix + 2 < w) {
-            out[orow + ox] =
-              w0 * xd[r0 + ix] + w1 * xd[r0 + ix + 1] + w2 * xd[r0 + ix + 2] +
-              w3 * xd[r1 + ix] + w4 * xd[r1 + ix + 1] + w5 * xd[r1 + ix + 2] +
-              w6 * xd[r2 + ix] + w7 * xd[r2 + ix + 1] + w8 * xd[r2 + ix + 2];
-            continue;
-          }
-          let acc = 0;
-          for (let ky = 0; ky < 3; ky++) {
-            const y = iy + ky;
-            if (y < 0 || y >= h) continue;
-            for (let kx = 0; kx < 3; kx++) {
-              const xx = ix + kx;
-              if (xx >= 0 && xx < w) acc += wd[k + ky * 3 + kx] * xd[xb + y * w + xx];
-            }
-          }
-          out[orow + ox] = acc;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const g = convGeometry(x.shape, weight.shape, opts);
   if (isPointwiseGemm(g)) {
@@ -225,8 +184,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
     if (bias) addChannelBias(y, bias.data, g.n, g.cout, hw);
     return new Tensor(y, [g.n, g.cout, g.h, g.w]);
   }
-  if (isDepthwise3x3(g) || isDense3x3(g)) {
-    const y = g.groups === 1 ? dense3x3(x.data, weight.data, g) : depthwise3x3(x.data, weight.data, g);
+  if (isDirect3x3(g)) {
+    const y = direct3x3(x.data, weight.data, g);
     if (bias) addChannelBias(y, bias.data, g.n, g.cout, g.oh * g.ow);
     return new Tensor(y, [g.n, g.cout, g.oh, g.ow]);
   }
