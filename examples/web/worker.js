@@ -6,6 +6,8 @@ import {
   createImage, resize, resizeShorter, centerCrop, toNormalizedTensor, softmax,
   Linear, Adam, crossEntropy,
 } from '../../dist/browser/mnv2.min.js';
+// The photo's own pixels (no color management, no premultiplied alpha) as HWC RGB bytes.
+import { decodeImage as decode } from '../browser/decode.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const WEIGHTS = new URL('fixtures/mobilenet_v2_imagenet.pth', ROOT);
@@ -71,23 +73,6 @@ async function init(want) {
   const w0 = performance.now();
   model.forward(toNormalizedTensor(createImage(224, 224), MEAN, STD).reshape([1, 3, 224, 224]));
   return { backend: model.backend, fallback, loadMs, warmupMs: performance.now() - w0, weightBytes: weights.length };
-}
-
-/** Browser decoding: the photo's own pixels (no color management, no premultiplied alpha) as HWC RGB bytes. */
-async function decode(blob) {
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  const { width, height } = bitmap;
-  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
-  ctx.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const rgba = ctx.getImageData(0, 0, width, height).data;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-    rgb[j] = rgba[i];
-    rgb[j + 1] = rgba[i + 1];
-    rgb[j + 2] = rgba[i + 2];
-  }
-  return createImage(width, height, rgb);
 }
 
 async function predict(file) {
