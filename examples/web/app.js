@@ -49,26 +49,32 @@ function classify(file) {
   worker.postMessage({ type: 'predict', file });
 }
 
+/** One list row: the label, its probability, and a bar of that width. */
+function probabilityBar(text, prob, title) {
+  const li = document.createElement('li');
+  const name = document.createElement('div');
+  name.className = 'name';
+  const l = document.createElement('span');
+  l.className = 'label';
+  l.textContent = text;
+  if (title) l.title = title;
+  const p = document.createElement('span');
+  p.textContent = `${(prob * 100).toFixed(1)}%`;
+  name.append(l, p);
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  const fill = document.createElement('div');
+  fill.style.width = `${(prob * 100).toFixed(2)}%`;
+  bar.append(fill);
+  li.append(name, bar);
+  return li;
+}
+
 function show(r) {
   const list = $('top5');
   list.replaceChildren(...r.top5.map(({ label, prob, index }) => {
-    const li = document.createElement('li');
+    const li = probabilityBar(label.split(',')[0], prob, label);
     li.dataset.index = index;
-    const name = document.createElement('div');
-    name.className = 'name';
-    const l = document.createElement('span');
-    l.className = 'label';
-    l.textContent = label.split(',')[0];
-    l.title = label;
-    const p = document.createElement('span');
-    p.textContent = `${(prob * 100).toFixed(1)}%`;
-    name.append(l, p);
-    const bar = document.createElement('div');
-    bar.className = 'bar';
-    const fill = document.createElement('div');
-    fill.style.width = `${(prob * 100).toFixed(2)}%`;
-    bar.append(fill);
-    li.append(name, bar);
     return li;
   }));
   $('output').hidden = false;
@@ -162,24 +168,7 @@ function drawLoss() {
 }
 
 function showFlower(r) {
-  $('ft-probs').replaceChildren(...r.ranked.map(({ label, prob }) => {
-    const li = document.createElement('li');
-    const name = document.createElement('div');
-    name.className = 'name';
-    const l = document.createElement('span');
-    l.className = 'label';
-    l.textContent = label;
-    const p = document.createElement('span');
-    p.textContent = `${(prob * 100).toFixed(1)}%`;
-    name.append(l, p);
-    const bar = document.createElement('div');
-    bar.className = 'bar';
-    const fill = document.createElement('div');
-    fill.style.width = `${(prob * 100).toFixed(2)}%`;
-    bar.append(fill);
-    li.append(name, bar);
-    return li;
-  }));
+  $('ft-probs').replaceChildren(...r.ranked.map(({ label, prob }) => probabilityBar(label, prob)));
   $('ft-output').hidden = false;
   document.body.dataset.flower = r.ranked[0].label;
   setFt('classified', `It looks like a ${r.ranked[0].label} (${ms(r.ms)}). Pick another photo, or train again.`);
