@@ -3,6 +3,7 @@
 // values is broadcast once and multiplies two f32x4 rows of output channels.
 
 import { storeTail } from './util';
+import { madd } from './simd';
 
 export function conv3x3c3(
   N: i32, H: i32, W: i32,
@@ -37,14 +38,14 @@ export function conv3x3c3(
               const px = p0 + <usize>ky * rs + <usize>kx * ps;
               const wt = w + <usize>((ky * 3 + kx) * 3) * ciBytes + cb;
               let x = v128.load32_splat(px);
-              acc0 = f32x4.add(acc0, f32x4.mul(x, v128.load(wt)));
-              acc1 = f32x4.add(acc1, f32x4.mul(x, v128.load(wt, 16)));
+              acc0 = madd(x, v128.load(wt), acc0);
+              acc1 = madd(x, v128.load(wt, 16), acc1);
               x = v128.load32_splat(px, 4);
-              acc0 = f32x4.add(acc0, f32x4.mul(x, v128.load(wt + ciBytes)));
-              acc1 = f32x4.add(acc1, f32x4.mul(x, v128.load(wt + ciBytes, 16)));
+              acc0 = madd(x, v128.load(wt + ciBytes), acc0);
+              acc1 = madd(x, v128.load(wt + ciBytes, 16), acc1);
               x = v128.load32_splat(px, 8);
-              acc0 = f32x4.add(acc0, f32x4.mul(x, v128.load(wt + 2 * ciBytes)));
-              acc1 = f32x4.add(acc1, f32x4.mul(x, v128.load(wt + 2 * ciBytes, 16)));
+              acc0 = madd(x, v128.load(wt + 2 * ciBytes), acc0);
+              acc1 = madd(x, v128.load(wt + 2 * ciBytes, 16), acc1);
             }
           }
           acc0 = f32x4.pmin(f32x4.pmax(acc0, vlo), vhi);

@@ -10,6 +10,7 @@
 // is the same float32 sum whichever path computed it.
 
 import { clampf } from './util';
+import { madd } from './simd';
 
 const TILE_BYTES: usize = 24 * 1024;
 
@@ -70,15 +71,15 @@ export function depthwise3x3(
           for (let i = 0; i < count; i++) {
             const p1 = p0 + rs;
             const p2 = p1 + rs;
-            let acc = f32x4.add(b, f32x4.mul(v128.load(p0), w0));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p0 + ps), w1));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p0 + 2 * ps), w2));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p1), w3));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p1 + ps), w4));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p1 + 2 * ps), w5));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p2), w6));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p2 + ps), w7));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(p2 + 2 * ps), w8));
+            let acc = madd(v128.load(p0), w0, b);
+            acc = madd(v128.load(p0 + ps), w1, acc);
+            acc = madd(v128.load(p0 + 2 * ps), w2, acc);
+            acc = madd(v128.load(p1), w3, acc);
+            acc = madd(v128.load(p1 + ps), w4, acc);
+            acc = madd(v128.load(p1 + 2 * ps), w5, acc);
+            acc = madd(v128.load(p2), w6, acc);
+            acc = madd(v128.load(p2 + ps), w7, acc);
+            acc = madd(v128.load(p2 + 2 * ps), w8, acc);
             v128.store(o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
             p0 += step;
             o += ps;
@@ -111,15 +112,15 @@ function pixel(
     for (let cb = cFrom; cb < cVec; cb += 16) {
       const wc = w + cb;
       let acc = v128.load(bias + cb);
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p0 + cb), v128.load(wc)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p0 + ps + cb), v128.load(wc + tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p0 + 2 * ps + cb), v128.load(wc + 2 * tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p1 + cb), v128.load(wc + 3 * tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p1 + ps + cb), v128.load(wc + 4 * tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p1 + 2 * ps + cb), v128.load(wc + 5 * tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p2 + cb), v128.load(wc + 6 * tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p2 + ps + cb), v128.load(wc + 7 * tapBytes)));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(p2 + 2 * ps + cb), v128.load(wc + 8 * tapBytes)));
+      acc = madd(v128.load(p0 + cb), v128.load(wc), acc);
+      acc = madd(v128.load(p0 + ps + cb), v128.load(wc + tapBytes), acc);
+      acc = madd(v128.load(p0 + 2 * ps + cb), v128.load(wc + 2 * tapBytes), acc);
+      acc = madd(v128.load(p1 + cb), v128.load(wc + 3 * tapBytes), acc);
+      acc = madd(v128.load(p1 + ps + cb), v128.load(wc + 4 * tapBytes), acc);
+      acc = madd(v128.load(p1 + 2 * ps + cb), v128.load(wc + 5 * tapBytes), acc);
+      acc = madd(v128.load(p2 + cb), v128.load(wc + 6 * tapBytes), acc);
+      acc = madd(v128.load(p2 + ps + cb), v128.load(wc + 7 * tapBytes), acc);
+      acc = madd(v128.load(p2 + 2 * ps + cb), v128.load(wc + 8 * tapBytes), acc);
       v128.store(o + cb, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
     }
   } else for (let cb = cFrom; cb < cVec; cb += 16) {
@@ -128,7 +129,7 @@ function pixel(
       const row = p0 + <usize>ky * rs + cb;
       const wr = w + <usize>(ky * 3) * tapBytes + cb;
       for (let kx = kxLo; kx <= kxHi; kx++) {
-        acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>kx * ps), v128.load(wr + <usize>kx * tapBytes)));
+        acc = madd(v128.load(row + <usize>kx * ps), v128.load(wr + <usize>kx * tapBytes), acc);
       }
     }
     v128.store(o + cb, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));

@@ -19,3 +19,8 @@ export { conv3x3c3Wgrad, conv3x3c3Dgrad } from './train/stem';
 export function heapBase(): usize {
   return __heap_base;
 }
+
+/** True in the relaxed-SIMD build (build/mnv2-relaxed.wasm), whose multiply-adds are fused. */
+export function relaxedSimd(): bool {
+  return ASC_FEATURE_RELAXED_SIMD;
+}

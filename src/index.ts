@@ -29,6 +29,8 @@ export {
   WasmKernels,
   loadWasmKernels,
   loadWasmKernelsSync,
+  relaxedSimdSupported,
+  preferredKernelFile,
   WasmMobileNetV2,
   compileMobileNetV2,
 } from './backend/wasm/index.js';

@@ -2,7 +2,7 @@
 // weights once, then classifies photos and fine-tunes a flower head. All model
 // work runs here so the page stays responsive.
 import {
-  readPth, loadWasmKernels, compileMobileNetV2, MobileNetV2, noGrad, Tensor, Rng,
+  readPth, loadWasmKernels, preferredKernelFile, compileMobileNetV2, MobileNetV2, noGrad, Tensor, Rng,
   createImage, resize, resizeShorter, centerCrop, toNormalizedTensor, softmax,
   Linear, Adam, crossEntropy,
 } from '../../dist/browser/mnv2.min.js';
@@ -12,7 +12,8 @@ import { decodeImage as decode } from '../browser/decode.js';
 const ROOT = new URL('../../', import.meta.url);
 const WEIGHTS = new URL('fixtures/mobilenet_v2_imagenet.pth', ROOT);
 const LABELS = new URL('fixtures/imagenet_labels.json', ROOT);
-const KERNELS = new URL('dist/browser/mnv2.wasm', ROOT);
+// The relaxed-SIMD build (fused multiply-add) where the browser compiles it, else plain SIMD128.
+const KERNELS = new URL(`dist/browser/${preferredKernelFile()}`, ROOT);
 // The bundled weights were trained on inputs scaled to [-1, 1], not ImageNet mean/std.
 const MEAN = [0.5, 0.5, 0.5];
 const STD = [0.5, 0.5, 0.5];

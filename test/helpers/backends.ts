@@ -3,6 +3,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import { createWasmExecutor } from '../../src/backend/wasm/executor.js';
 import { ambiguousUnits, flipUnits, type Unit } from './kinks.js';
 import { trainKernels } from '../backend/wasm/train/helpers.js';
+import type { KernelBuild } from '../../src/backend/wasm/node.js';
 
 /**
  * A model bound to one execution backend, as the shared parity suites see it
@@ -42,21 +43,27 @@ export const jsBackend: TrainBackend = {
   },
 };
 
-export const wasmBackend: TrainBackend = {
-  name: 'wasm',
-  moduleBackward: false,
-  attach(model) {
-    const exec = createWasmExecutor(trainKernels(), model);
-    let last: Unit[] = [];
-    return {
-      forward(x) {
-        const y = exec.forward(x);
-        last = exec.ambiguousUnits();
-        return y;
-      },
-      backward: (g, needInputGrad = false) => exec.backward(g, needInputGrad),
-      lastAmbiguous: () => last,
-      flipUnits: (units) => exec.flipUnits(units),
-    };
-  },
-};
+/** The WASM training executor on one kernel build (the SIMD128 one, or relaxed SIMD with fused multiply-adds). */
+export function wasmBackendFor(build: KernelBuild): TrainBackend {
+  return {
+    name: build === 'relaxed' ? 'wasm-relaxed' : 'wasm',
+    moduleBackward: false,
+    attach(model) {
+      const exec = createWasmExecutor(trainKernels(build), model);
+      let last: Unit[] = [];
+      return {
+        forward(x) {
+          const y = exec.forward(x);
+          last = exec.ambiguousUnits();
+          return y;
+        },
+        backward: (g, needInputGrad = false) => exec.backward(g, needInputGrad),
+        lastAmbiguous: () => last,
+        flipUnits: (units) => exec.flipUnits(units),
+      };
+    },
+  };
+}
+
+export const wasmBackend: TrainBackend = wasmBackendFor('simd128');
+export const wasmRelaxedBackend: TrainBackend = wasmBackendFor('relaxed');

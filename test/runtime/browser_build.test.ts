@@ -24,6 +24,7 @@ describe('browser build', () => {
     console.log(`[browser build]\n${printed.trim()}`);
     expect(printed).toMatch(/mnv2\.min\.js\s+[\d.]+ KB \(gzip\s+[\d.]+ KB\)/);
     expect(printed).toMatch(/mnv2\.wasm\s+[\d.]+ KB \(gzip\s+[\d.]+ KB\)/);
+    expect(printed).toMatch(/mnv2-relaxed\.wasm\s+[\d.]+ KB \(gzip\s+[\d.]+ KB\)/);
   }, 60_000);
 
   it(`keeps the runtime JS <= ${BUDGET_JS / 1024} KB minified and the wasm <= ${BUDGET_WASM / 1024} KB`, () => {
@@ -33,6 +34,9 @@ describe('browser build', () => {
     expect(js).toBeLessThanOrEqual(BUDGET_JS);
     expect(wasm).toBeLessThanOrEqual(BUDGET_WASM);
     expect(readFileSync(join(out, 'mnv2.wasm')).equals(readFileSync(join(ROOT, 'build', 'mnv2.wasm')))).toBe(true);
+    const relaxed = statSync(join(out, 'mnv2-relaxed.wasm')).size;
+    expect(relaxed).toBeLessThanOrEqual(BUDGET_WASM);
+    expect(readFileSync(join(out, 'mnv2-relaxed.wasm')).equals(readFileSync(join(ROOT, 'build', 'mnv2-relaxed.wasm')))).toBe(true);
   });
 
   it('the bundle exports every runtime export of src/index.ts', async () => {

@@ -1,4 +1,6 @@
-export { WasmKernels, loadWasmKernels, loadWasmKernelsSync, type WasmKernelExports, type WasmSource } from './kernels.js';
+export {
+  WasmKernels, loadWasmKernels, loadWasmKernelsSync, relaxedSimdSupported, preferredKernelFile, type WasmKernelExports, type WasmSource,
+} from './kernels.js';
 export { WasmArena } from './arena.js';
 export { WasmMobileNetV2, compileMobileNetV2, type MobileNetV2Config, type MobileNetV2Trace } from './mobilenetv2.js';
 export { makeDivisible, mobileNetV2Layout, type MobileNetV2Layout, type InvertedResidualSpec } from '../../models/layout.js';

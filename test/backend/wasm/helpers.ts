@@ -2,20 +2,35 @@ import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { loadWasmKernelsFromFile } from '../../../src/backend/wasm/node.js';
+import { loadWasmKernelsFromFile, type KernelBuild } from '../../../src/backend/wasm/node.js';
 import type { WasmKernels } from '../../../src/backend/wasm/kernels.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const WASM = join(ROOT, 'build', 'mnv2.wasm');
 
-/** Kernels from build/mnv2.wasm, rebuilt first when missing or older than assembly/ sources. */
-export function testKernels(): WasmKernels {
-  const srcDir = join(ROOT, 'assembly');
-  const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs), statSync(join(ROOT, 'asconfig.json')).mtimeMs);
-  if (!existsSync(WASM) || statSync(WASM).mtimeMs < newest) {
-    execSync('npm run build:wasm', { cwd: ROOT, stdio: 'pipe' });
+/** Both kernel builds: every wasm test suite runs on each (the relaxed one is what Node 20+ and Chrome load by default). */
+export const WASM_BUILDS: readonly KernelBuild[] = ['simd128', 'relaxed'];
+
+export function wasmFile(build: KernelBuild): string {
+  return join(ROOT, 'build', build === 'relaxed' ? 'mnv2-relaxed.wasm' : 'mnv2.wasm');
+}
+
+function newestMtime(dir: string): number {
+  let t = statSync(dir).mtimeMs;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
   }
-  return loadWasmKernelsFromFile(WASM);
+  return t;
+}
+
+/** Kernels of one build, rebuilt first when missing or older than any assembly/ source. */
+export function testKernels(build: KernelBuild = 'simd128'): WasmKernels {
+  const newest = Math.max(newestMtime(join(ROOT, 'assembly')), statSync(join(ROOT, 'asconfig.json')).mtimeMs);
+  const stale = WASM_BUILDS.some((b) => !existsSync(wasmFile(b)) || statSync(wasmFile(b)).mtimeMs < newest);
+  if (stale) execSync('npm run build:wasm', { cwd: ROOT, stdio: 'pipe' });
+  const kernels = loadWasmKernelsFromFile(wasmFile(build));
+  if (kernels.relaxedSimd !== (build === 'relaxed')) throw new Error(`${wasmFile(build)} is not the ${build} build`);
+  return kernels;
 }
 
 /** max|ours - ref| and the fixture tolerance 1e-4 * max(1, max|ref|). */

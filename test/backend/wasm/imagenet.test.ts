@@ -4,11 +4,11 @@ import { Tensor } from '../../../src/tensor/tensor.js';
 import { readPth } from '../../../src/io/pth.js';
 import { compileMobileNetV2 } from '../../../src/backend/wasm/mobilenetv2.js';
 import { fixturePath, loadFixture } from '../../helpers/fixtures.js';
-import { testKernels, maxDiff } from './helpers.js';
+import { testKernels, maxDiff, WASM_BUILDS } from './helpers.js';
 
 // The real ImageNet MobileNetV2 1.0 (TFLite-derived, BN re-inflated) against PyTorch eval.
-describe('WasmMobileNetV2 on mobilenet_v2_imagenet.pth vs PyTorch', () => {
-  const kernels = testKernels();
+describe.each(WASM_BUILDS)('WasmMobileNetV2 on mobilenet_v2_imagenet.pth vs PyTorch (%s build)', (build) => {
+  const kernels = testKernels(build);
   const { stateDict } = readPth(new Uint8Array(readFileSync(fixturePath('mobilenet_v2_imagenet.pth'))), { name: 'mobilenet_v2_imagenet.pth' });
   const model = compileMobileNetV2(kernels, stateDict, { numClasses: 1000, alpha: 1.0 });
   const parity = loadFixture('parity_imagenet.safetensors').tensors;

@@ -1,13 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WasmArena } from '../../../src/backend/wasm/arena.js';
 import {
   packGemmWeights, packDepthwiseWeights, packStemWeights, padBias, convOut,
 } from '../../../src/backend/wasm/pack.js';
-import { testKernels, maxDiff } from './helpers.js';
+import type { WasmKernels } from '../../../src/backend/wasm/kernels.js';
+import { testKernels, maxDiff, WASM_BUILDS } from './helpers.js';
 
-const kernels = testKernels();
-const arena = new WasmArena(kernels);
+// Set by each build's describe block before its tests run (vitest runs the blocks in order).
+let kernels: WasmKernels;
+let arena: WasmArena;
 
 // Scalar references in float64, straight from the definitions (PyTorch weight layouts).
 
@@ -66,7 +68,12 @@ function read(ptr: number, n: number): Float32Array {
   return kernels.f32.slice(ptr >> 2, (ptr >> 2) + n);
 }
 
-describe('wasm kernels vs scalar references', () => {
+describe.each(WASM_BUILDS)('wasm kernels (%s build) vs scalar references', (build) => {
+  beforeAll(() => {
+    kernels = testKernels(build);
+    arena = new WasmArena(kernels);
+  });
+
   it('gemm: pointwise conv with bias, clamp and optional residual, any M, K, N', () => {
     const shape = fc.record({ M: fc.integer({ min: 1, max: 23 }), K: fc.integer({ min: 1, max: 37 }), N: fc.integer({ min: 1, max: 29 }) });
     const arb = shape.chain(({ M, K, N }) =>

@@ -4,7 +4,7 @@ import { Tensor } from '../../../src/tensor/tensor.js';
 import { compileMobileNetV2, WasmMobileNetV2 } from '../../../src/backend/wasm/mobilenetv2.js';
 import { makeDivisible, mobileNetV2Layout } from '../../../src/models/layout.js';
 import { loadFixture, fixturePath } from '../../helpers/fixtures.js';
-import { testKernels, maxDiff } from './helpers.js';
+import { testKernels, maxDiff, WASM_BUILDS } from './helpers.js';
 
 const kernels = testKernels();
 const weights = loadFixture('small.safetensors').tensors;
@@ -23,7 +23,8 @@ function expectClose(ours: Tensor, torch: Tensor, what: string): void {
   expect(r.ok, `${what}: max|ours - torch| = ${r.diff} > ${r.tol}`).toBe(true);
 }
 
-describe('WasmMobileNetV2 (small model, alpha 0.35) vs PyTorch eval', () => {
+describe.each(WASM_BUILDS)('WasmMobileNetV2 (small model, alpha 0.35, %s build) vs PyTorch eval', (build) => {
+  const kernels = testKernels(build);
   const model = compileMobileNetV2(kernels, weights, SMALL);
 
   it('matches every features.i, pooled and logits for b3_96', () => {

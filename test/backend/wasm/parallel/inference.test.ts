@@ -6,12 +6,14 @@ import { splitRows } from '../../../../src/backend/wasm/parallel/protocol.js';
 import { loadFixture } from '../../../helpers/fixtures.js';
 import { parity } from '../../../helpers/compare.js';
 import { trainKernels } from '../train/helpers.js';
+import { defaultKernelBuild } from '../../../../src/backend/wasm/node.js';
 import { randomInput, workerScript } from './helpers.js';
 
 const weights = loadFixture('small.safetensors').tensors;
 const config = { numClasses: 5, alpha: 0.35 };
 const script = workerScript();
-const single = compileMobileNetV2(trainKernels(), weights, config);
+// The build the workers load (relaxed SIMD where this Node has it).
+const single = compileMobileNetV2(trainKernels(defaultKernelBuild()), weights, config);
 
 const open: ParallelInference[] = [];
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { createParallelExecutor, type ParallelMobileNetV2Executor } from '../../
 import { loadFixture } from '../../../helpers/fixtures.js';
 import { gradParity, parity } from '../../../helpers/compare.js';
 import { trainKernels } from '../train/helpers.js';
+import { defaultKernelBuild } from '../../../../src/backend/wasm/node.js';
 import { randomInput, workerScript } from './helpers.js';
 
 /**
@@ -19,7 +20,8 @@ import { randomInput, workerScript } from './helpers.js';
  * shard-local BN would be off by far more than the tolerance: checked below).
  */
 const weights = loadFixture('small.safetensors').tensors;
-const kernels = trainKernels();
+// The build the workers load (relaxed SIMD where this Node has it).
+const kernels = trainKernels(defaultKernelBuild());
 const script = workerScript();
 
 type Setup = (m: MobileNetV2) => void;
