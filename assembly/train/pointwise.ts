@@ -3,6 +3,8 @@
 // each block sums in registers (4x8 tiles) and is then added to dW, so the float32 error grows
 // with MB + M/MB rather than with M, and the transposed scalar stores happen once per block.
 
+import { madd } from '../simd';
+
 // Rows per block: the block's X and dY rows (MB * (K + N) floats) should stay in L2 while every
 // 4x8 tile sweeps them, and a block must be long enough to amortize the transposed stores.
 const BLOCK_FLOATS: i32 = 49152;
@@ -23,7 +25,7 @@ export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: 
     let k = 0;
     for (; k + 4 <= K; k += 4) {
       const xk = xb + (<usize>k << 2);
-      for (let n = 0; n < nFull; n += 8) tile4x8(rows, xk, ldx, yb + (<usize>n << 2), ldy, dw + <usize>n * ldw + (<usize>k << 2), ldw);
+      if (nFull) fourInputChannels(rows, xk, ldx, yb, ldy, dw + (<usize>k << 2), ldw, nFull);
       if (nFull < N) tailCols(rows, xk, ldx, yb, ldy, dw + (<usize>k << 2), ldw, 4, nFull, N);
     }
     for (; k < K; k++) {
@@ -34,35 +36,42 @@ export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: 
   }
 }
 
-@inline
-function tile4x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usize, ldw: usize): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let xp = xk;
-  let yp = y;
-  for (let m = 0; m < rows; m++) {
-    const g0 = v128.load(yp);
-    const g1 = v128.load(yp, 16);
-    let s = v128.load32_splat(xp);
-    c00 = f32x4.add(c00, f32x4.mul(s, g0));
-    c01 = f32x4.add(c01, f32x4.mul(s, g1));
-    s = v128.load32_splat(xp, 4);
-    c10 = f32x4.add(c10, f32x4.mul(s, g0));
-    c11 = f32x4.add(c11, f32x4.mul(s, g1));
-    s = v128.load32_splat(xp, 8);
-    c20 = f32x4.add(c20, f32x4.mul(s, g0));
-    c21 = f32x4.add(c21, f32x4.mul(s, g1));
-    s = v128.load32_splat(xp, 12);
-    c30 = f32x4.add(c30, f32x4.mul(s, g0));
-    c31 = f32x4.add(c31, f32x4.mul(s, g1));
-    xp += ldx;
-    yp += ldy;
+// Every group of 8 output channels for input channels k..k+3 of one block: 4x8 tiles.
+// Out of line on purpose, like gemm's rowsTimesPanel: inlined into pointwiseWgrad's loop nest,
+// V8 spilled the accumulators (about 2x slower).
+// @ts-ignore: decorator
+@noinline
+function fourInputChannels(rows: i32, xk: usize, ldx: usize, yb: usize, ldy: usize, o: usize, ldw: usize, nFull: i32): void {
+  for (let n = 0; n < nFull; n += 8) {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    let xp = xk;
+    let yp = yb + (<usize>n << 2);
+    for (let m = 0; m < rows; m++) {
+      const g0 = v128.load(yp);
+      const g1 = v128.load(yp, 16);
+      const s0 = v128.load32_splat(xp);
+      c00 = madd(s0, g0, c00);
+      c01 = madd(s0, g1, c01);
+      const s1 = v128.load32_splat(xp, 4);
+      c10 = madd(s1, g0, c10);
+      c11 = madd(s1, g1, c11);
+      const s2 = v128.load32_splat(xp, 8);
+      c20 = madd(s2, g0, c20);
+      c21 = madd(s2, g1, c21);
+      const s3 = v128.load32_splat(xp, 12);
+      c30 = madd(s3, g0, c30);
+      c31 = madd(s3, g1, c31);
+      xp += ldx;
+      yp += ldy;
+    }
+    // o + n rows is dW[n][k]: lanes of c_r0/c_r1 are output channels n..n+7 of input channel k + r.
+    const on = o + <usize>n * ldw;
+    addCols(on, ldw, c00, c01);
+    addCols(on + 4, ldw, c10, c11);
+    addCols(on + 8, ldw, c20, c21);
+    addCols(on + 12, ldw, c30, c31);
   }
-  // o is dW[n][k]: lanes of c_r0/c_r1 are output channels n..n+7 of input channel k + r.
-  addCols(o, ldw, c00, c01);
-  addCols(o + 4, ldw, c10, c11);
-  addCols(o + 8, ldw, c20, c21);
-  addCols(o + 12, ldw, c30, c31);
 }
 
 @inline
@@ -72,8 +81,8 @@ function tile1x8(rows: i32, xk: usize, ldx: usize, y: usize, ldy: usize, o: usiz
   let yp = y;
   for (let m = 0; m < rows; m++) {
     const s = v128.load32_splat(xp);
-    c0 = f32x4.add(c0, f32x4.mul(s, v128.load(yp)));
-    c1 = f32x4.add(c1, f32x4.mul(s, v128.load(yp, 16)));
+    c0 = madd(s, v128.load(yp), c0);
+    c1 = madd(s, v128.load(yp, 16), c1);
     xp += ldx;
     yp += ldy;
   }

@@ -1,12 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WasmArena } from '../../../../src/backend/wasm/arena.js';
 import { convOut, packDepthwiseWeights, packStemWeights } from '../../../../src/backend/wasm/pack.js';
-import { trainExports } from '../../../../src/backend/wasm/train/kernels.js';
+import { trainExports, type WasmTrainExports } from '../../../../src/backend/wasm/train/kernels.js';
 import {
   depthwiseGradToTorch, packGemmWeightsTransposed, stemGradToTorch,
 } from '../../../../src/backend/wasm/train/pack.js';
 import { trainKernels } from './helpers.js';
+import { WASM_BUILDS } from '../helpers.js';
+import type { WasmKernels, WasmKernelExports } from '../../../../src/backend/wasm/kernels.js';
 
 /**
  * Each training kernel against a plain float64 reference written from the definition (the
@@ -14,9 +16,10 @@ import { trainKernels } from './helpers.js';
  * channel tails (not multiples of 4 or 8), odd sizes, batches of 1-3 and both strides.
  * The bound is relative to the sum of |terms| of each output element: float32 rounding only.
  */
-const kernels = trainKernels();
-const k = trainExports(kernels);
-const ex = kernels.exports;
+// Set by each build's describe block before its tests run (vitest runs the blocks in order).
+let kernels: WasmKernels;
+let k: WasmTrainExports;
+let ex: WasmKernelExports;
 const RUNS = { numRuns: 40, seed: 20261128 };
 
 function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -72,7 +75,13 @@ const dims = fc.record({
   seed: fc.integer({ min: 1, max: 1e9 }),
 });
 
-describe('training kernels vs float64 references', () => {
+describe.each(WASM_BUILDS)('training kernels (%s build) vs float64 references', (build) => {
+  beforeAll(() => {
+    kernels = trainKernels(build);
+    k = trainExports(kernels);
+    ex = kernels.exports;
+  });
+
   it('channelSum64 / channelSqDev64: per-channel sums over rows, in float64', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 1e9 }), (M, C, seed) => {
       const m = new Mem();
