@@ -1,7 +1,7 @@
 // GFLOP/s of the raw wasm kernels at MobileNetV2's real (batch 1, 224x224) shapes:
 // pointwise GEMM, depthwise 3x3, and the first 3x3 conv (3 -> 32, stride 2).
 import { WasmArena, packGemmWeights, packDepthwiseWeights, packStemWeights, padBias, convOut } from '../dist/src/backend/wasm/index.js';
-import { loadWasmKernelsFromFile } from '../dist/src/backend/wasm/node.js';
+import { loadWasmKernelsFromFile, defaultWasmPath } from '../dist/src/backend/wasm/node.js';
 import { measure } from './measure.mjs';
 
 // M = pixels, K = Cin, N = Cout.
@@ -43,8 +43,9 @@ function random(n, seed) {
  * Each kernel is timed as a tinybench task; returns {gemm, depthwise, conv3x3c3}, each a map
  * from a shape label to GFLOP/s (2 flops per multiply-add, median time).
  */
-export async function kernelGflops(opts) {
-  const kernels = loadWasmKernelsFromFile();
+export async function kernelGflops(opts, build = undefined) {
+  // build: 'relaxed' | 'simd128'; default: the build users get (relaxed where this Node has it).
+  const kernels = loadWasmKernelsFromFile(build ? defaultWasmPath(build) : undefined);
   const k = kernels.exports;
   const arena = new WasmArena(kernels);
   const tasks = [];

@@ -19,8 +19,8 @@ import { kernelGflops } from './kernels.mjs';
 import { measure } from './measure.mjs';
 import { renderTable } from './table.mjs';
 
-const OURS = ['js', 'wasm', 'wasm_mt', 'wasm_folded'];
-const INFER_CELLS = ['js', 'wasm', 'wasm_mt', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu'];
+const OURS = ['js', 'wasm', 'wasm_simd128', 'wasm_mt', 'wasm_folded'];
+const INFER_CELLS = ['js', 'wasm', 'wasm_simd128', 'wasm_mt', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu'];
 
 function parseArgs(argv) {
   const opts = { quick: false, json: false, out: null, slowPeers: false };
@@ -88,6 +88,7 @@ async function main() {
     train_b8_224: {},
     train_frozen_b8_224: {},
     kernels: {},
+    kernels_simd128: {},
     ratios: {},
     agreement: {},
     notes: {},
@@ -100,7 +101,10 @@ async function main() {
       loadavg_start: os.loadavg(),
       quick: opts.quick,
       unit: 'ms per batch (median); kernels in GFLOP/s; ratios are ours / peer (below 1: ours faster)',
-      threads: { ort_node: 1, ort_web: 1, tfjs_wasm: 1, tfjs_cpu: 1, js: 1, wasm: 1, wasm_mt: os.availableParallelism?.() ?? os.cpus().length },
+      // `wasm`/`wasm_mt` run the build users get by default (relaxed SIMD with FMA where this Node
+      // has it); `wasm_simd128` is the plain SIMD128 build, for engines without relaxed SIMD.
+      wasm_kernels: { wasm: ours.singleKernels().relaxedSimd ? 'relaxed-simd' : 'simd128', wasm_simd128: 'simd128' },
+      threads: { ort_node: 1, ort_web: 1, tfjs_wasm: 1, tfjs_cpu: 1, js: 1, wasm: 1, wasm_simd128: 1, wasm_mt: os.availableParallelism?.() ?? os.cpus().length },
       versions: Object.fromEntries(
         ['onnxruntime-node', 'onnxruntime-web', '@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', 'tinybench'].map(
           (n) => [n, pkgVersion(n)],
@@ -182,6 +186,10 @@ async function main() {
   const wasmRun = ours.wasmInference(ours.singleKernels(), sd);
   reference = wasmRun(inputs[1]).data;
   await inferCell('wasm', (x) => wasmRun(x).data);
+  {
+    const simd128Run = ours.wasmInference(ours.singleKernels('simd128'), sd);
+    await inferCell('wasm_simd128', (x) => simd128Run(x).data);
+  }
   const threads = os.availableParallelism?.() ?? os.cpus().length;
   if (feats.wasmMt) {
     const mt = await ours.wasmMtInference(sd, threads);
@@ -217,6 +225,7 @@ async function main() {
     await t.close();
   }
   await executorCell('train_b8_224', 'wasm', feats.wasmTrain, {});
+  await executorCell('train_b8_224', 'wasm_simd128', feats.wasmTrain, { build: 'simd128' });
   await executorCell('train_b8_224', 'wasm_mt', feats.wasmMtTrain, { threads });
   if (opts.slowPeers) {
     const { tf, step } = await tfjsTrainStep('cpu', sd);
@@ -225,6 +234,7 @@ async function main() {
   } else note('train_b8_224', 'tfjs_cpu', 'skipped (needs --slow-peers: minutes per step)');
 
   await executorCell('train_frozen_b8_224', 'wasm', feats.wasmTrain, { frozen: true });
+  await executorCell('train_frozen_b8_224', 'wasm_simd128', feats.wasmTrain, { frozen: true, build: 'simd128' });
   await executorCell('train_frozen_b8_224', 'wasm_mt', feats.wasmMtTrain, { frozen: true, threads });
   // The same recipe on the folded inference plan (no executor): what the frozen step costs
   // when the backbone runs the inference kernels only.
@@ -236,6 +246,7 @@ async function main() {
   }
 
   results.kernels = await kernelGflops({ quick: opts.quick });
+  results.kernels_simd128 = await kernelGflops({ quick: opts.quick }, 'simd128');
 
   for (const section of ['infer_b1_224', 'infer_b8_224', 'train_b8_224', 'train_frozen_b8_224']) {
     const row = results[section];

@@ -27,9 +27,10 @@ export function renderTable(results, cells) {
   );
   if (ratioLines.length) out.push('', 'ratios (ours / peer, below 1 = ours faster):', ...ratioLines);
 
-  const k = [['kernel (GFLOP/s)', 'shape', 'GFLOP/s']];
+  const simd128 = results.kernels_simd128 ?? {};
+  const k = [['kernel (GFLOP/s)', 'shape', `GFLOP/s (${results.meta.wasm_kernels?.wasm ?? 'wasm'})`, 'GFLOP/s (simd128)']];
   for (const [group, byShape] of Object.entries(results.kernels)) {
-    for (const [shape, g] of Object.entries(byShape)) k.push([group, shape, fmt(g, 2)]);
+    for (const [shape, g] of Object.entries(byShape)) k.push([group, shape, fmt(g, 2), fmt(simd128[group]?.[shape], 2)]);
   }
   if (k.length > 1) out.push('', pad(k));
   const m = results.meta;

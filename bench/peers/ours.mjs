@@ -45,10 +45,15 @@ export function jsInference(sd) {
   return (x) => noGrad(() => model.forward(x));
 }
 
-let kernelsSingle;
-export function singleKernels() {
-  kernelsSingle ??= mnv2Node.loadWasmKernelsFromFile();
-  return kernelsSingle;
+const kernelsByBuild = new Map();
+/**
+ * One kernel instance per build. The default (`wasm` cells) is what users get: the relaxed-SIMD
+ * build where this Node runs it; 'simd128' (the `wasm_simd128` cells) is the plain SIMD build,
+ * which every wasm-SIMD engine runs.
+ */
+export function singleKernels(build = mnv2Node.defaultKernelBuild()) {
+  if (!kernelsByBuild.has(build)) kernelsByBuild.set(build, mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build)));
+  return kernelsByBuild.get(build);
 }
 
 /** Batch-parallel inference on `threads` workers; call close() when done. */
@@ -101,13 +106,13 @@ function executorStep(model, exec) {
  * Frozen recipe, the same as the tfjs_wasm peer's: backbone frozen with BN on its running
  * statistics, Dropout + Linear trained with Adam.
  */
-export async function wasmTrainStep(sd, { frozen = false, threads = 0 } = {}) {
+export async function wasmTrainStep(sd, { frozen = false, threads = 0, build } = {}) {
   const model = trainableModel(sd);
   if (frozen) {
     model.features.requiresGrad_(false);
     model.features.eval();
   }
-  const exec = threads > 0 ? await createParallelExecutor(model, { threads }) : createWasmExecutor(singleKernels(), model);
+  const exec = threads > 0 ? await createParallelExecutor(model, { threads }) : createWasmExecutor(singleKernels(build), model);
   return { step: executorStep(model, exec), close: async () => exec.close?.() };
 }
 

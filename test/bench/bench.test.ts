@@ -11,7 +11,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'mnv2-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const INFER_CELLS = ['js', 'wasm', 'wasm_mt', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu'];
+const INFER_CELLS = ['js', 'wasm', 'wasm_simd128', 'wasm_mt', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu'];
 
 describe('bench/run.mjs --quick', () => {
   it('writes results.json with the documented keys and finite numbers for the cells it measured', () => {
@@ -33,16 +33,20 @@ describe('bench/run.mjs --quick', () => {
       }
     }
     // Ours and the always-available peers must have measured, not fallen back to a note.
-    for (const cell of ['js', 'wasm', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu']) {
+    for (const cell of ['js', 'wasm', 'wasm_simd128', 'ort_node', 'ort_web', 'tfjs_wasm', 'tfjs_cpu']) {
       expect(Number.isFinite(r.infer_b1_224[cell]), `${cell}: ${JSON.stringify(r.notes.infer_b1_224?.[cell])}`).toBe(true);
       // Same network and weights: each peer's logits match ours to float32 rounding.
       expect(r.agreement[cell], cell).toBeLessThan(1e-3);
     }
-    for (const group of ['gemm', 'depthwise', 'conv3x3c3']) {
-      const values = Object.values(r.kernels[group]) as number[];
-      expect(values.length, group).toBeGreaterThan(0);
-      for (const g of values) expect(Number.isFinite(g) && g > 0, `${group}: ${g}`).toBe(true);
+    for (const kernels of [r.kernels, r.kernels_simd128]) {
+      for (const group of ['gemm', 'depthwise', 'conv3x3c3']) {
+        const values = Object.values(kernels[group]) as number[];
+        expect(values.length, group).toBeGreaterThan(0);
+        for (const g of values) expect(Number.isFinite(g) && g > 0, `${group}: ${g}`).toBe(true);
+      }
     }
+    // The wasm cells name the kernel build they ran.
+    expect(r.meta.wasm_kernels).toEqual({ wasm: expect.stringMatching(/^(relaxed-simd|simd128)$/), wasm_simd128: 'simd128' });
     for (const v of Object.values(r.ratios.infer_b1_224) as number[]) expect(Number.isFinite(v) && v > 0).toBe(true);
     expect(r.ratios.infer_b1_224).toHaveProperty('wasm/ort_node');
     expect(r.meta).toMatchObject({ cores: expect.any(Number), node: process.version, quick: true });
