@@ -120,59 +120,103 @@ function isDirect3x3(g: ConvGeometry): boolean {
 }
 
 /**
- * Direct 3x3 forward: the nine taps of each (output, input) channel pair stay
- * in locals, interior pixels skip bounds checks, and each output pixel sums its
- * group's input channels in float64, rounded once.
+ * Direct 3x3 forward. Each input plane is first copied into a zero-bordered
+ * scratch plane, so every output pixel is the same 9-term window sum with no
+ * bounds tests (the zero taps add exact zeros to a float64 sum: the same value
+ * as skipping them). Along a row the window slides, so a pixel loads only the 3
+ * (stride 1) or 6 (stride 2) new inputs. A depthwise channel's sums are rounded
+ * straight into the output; a dense layer (the stem) sums its input channels in
+ * float64 first and rounds once.
  */
 function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32Array {
   const { n, cin, h, w, cout, oh, ow, stride: s, groups } = g;
   const cinG = cin / groups;
   const coutG = cout / groups;
   const out = new Float32Array(n * cout * oh * ow);
+  const pw = w + 2;
+  const padded = new Float32Array((h + 2) * pw);
+  if (cinG === 1) {
+    for (let b = 0; b < n; b++) {
+      for (let co = 0; co < cout; co++) {
+        const ci = Math.floor(co / coutG);
+        padPlane(xd, (b * cin + ci) * h * w, h, w, padded);
+        window3x3(padded, pw, wd, co * 9, out, (b * cout + co) * oh * ow, oh, ow, s, false);
+      }
+    }
+    return out;
+  }
+  // Dense: pad every input plane of the image once, reuse it for all output channels.
+  const planes = Array.from({ length: cinG }, () => new Float32Array((h + 2) * pw));
   const acc = new Float64Array(oh * ow);
   for (let b = 0; b < n; b++) {
-    for (let co = 0; co < cout; co++) {
-      acc.fill(0);
-      const firstIn = Math.floor(co / coutG) * cinG;
-      for (let cig = 0; cig < cinG; cig++) {
-        const xb = (b * cin + firstIn + cig) * h * w;
-        const k = (co * cinG + cig) * 9;
-        const w0 = wd[k], w1 = wd[k + 1], w2 = wd[k + 2];
-        const w3 = wd[k + 3], w4 = wd[k + 4], w5 = wd[k + 5];
-        const w6 = wd[k + 6], w7 = wd[k + 7], w8 = wd[k + 8];
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * s - 1;
-          const rowInside = iy >= 0 && iy + 2 < h;
-          const r0 = xb + iy * w;
-          const r1 = r0 + w;
-          const r2 = r1 + w;
-          const orow = oy * ow;
-          for (let ox = 0; ox < ow; ox++) {
-            const ix = ox * s - 1;
-            if (rowInside && ix >= 0 && ix + 2 < w) {
-              acc[orow + ox] +=
-                w0 * xd[r0 + ix] + w1 * xd[r0 + ix + 1] + w2 * xd[r0 + ix + 2] +
-                w3 * xd[r1 + ix] + w4 * xd[r1 + ix + 1] + w5 * xd[r1 + ix + 2] +
-                w6 * xd[r2 + ix] + w7 * xd[r2 + ix + 1] + w8 * xd[r2 + ix + 2];
-              continue;
-            }
-            let a = 0;
-            for (let ky = 0; ky < 3; ky++) {
-              const y = iy + ky;
-              if (y < 0 || y >= h) continue;
-              for (let kx = 0; kx < 3; kx++) {
-                const xx = ix + kx;
-                if (xx >= 0 && xx < w) a += wd[k + ky * 3 + kx] * xd[xb + y * w + xx];
-              }
-            }
-            acc[orow + ox] += a;
-          }
-        }
+    for (let grp = 0; grp < groups; grp++) {
+      for (let cig = 0; cig < cinG; cig++) padPlane(xd, (b * cin + grp * cinG + cig) * h * w, h, w, planes[cig]);
+      for (let co = grp * coutG; co < (grp + 1) * coutG; co++) {
+        acc.fill(0);
+        for (let cig = 0; cig < cinG; cig++) window3x3(planes[cig], pw, wd, (co * cinG + cig) * 9, acc, 0, oh, ow, s, true);
+        out.set(acc, (b * cout + co) * oh * ow);
       }
-      out.set(acc, (b * cout + co) * oh * ow);
     }
   }
   return out;
+}
+
+/** Copies an h x w plane into the interior of a (h+2) x (w+2) plane whose border stays zero. */
+function padPlane(xd: Float32Array, xb: number, h: number, w: number, padded: Float32Array): void {
+  const pw = w + 2;
+  for (let y = 0; y < h; y++) padded.set(xd.subarray(xb + y * w, xb + (y + 1) * w), (y + 1) * pw + 1);
+}
+
+/**
+ * dst[oy, ox] (+)= the 3x3 window sum at padded (oy*s, ox*s), w0*x00 + w1*x01 + ... + w8*x22
+ * in that order, for every output pixel of one (output, input) channel pair.
+ */
+function window3x3(
+  p: Float32Array,
+  pw: number,
+  wd: Float32Array,
+  k: number,
+  dst: Float32Array | Float64Array,
+  dOff: number,
+  oh: number,
+  ow: number,
+  s: number,
+  add: boolean,
+): void {
+  const w0 = wd[k], w1 = wd[k + 1], w2 = wd[k + 2];
+  const w3 = wd[k + 3], w4 = wd[k + 4], w5 = wd[k + 5];
+  const w6 = wd[k + 6], w7 = wd[k + 7], w8 = wd[k + 8];
+  for (let oy = 0; oy < oh; oy++) {
+    const r0 = oy * s * pw;
+    const r1 = r0 + pw;
+    const r2 = r1 + pw;
+    let o = dOff + oy * ow;
+    const oEnd = o + ow;
+    // Columns 0 and 1 of the first window; each step loads the columns it lacks.
+    let a0 = p[r0], a1 = p[r0 + 1];
+    let b0 = p[r1], b1 = p[r1 + 1];
+    let c0 = p[r2], c1 = p[r2 + 1];
+    let x = 2;
+    if (s === 1) {
+      for (; o < oEnd; o++, x++) {
+        const a2 = p[r0 + x], b2 = p[r1 + x], c2 = p[r2 + x];
+        const v = w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2;
+        dst[o] = add ? dst[o] + v : v;
+        a0 = a1; a1 = a2;
+        b0 = b1; b1 = b2;
+        c0 = c1; c1 = c2;
+      }
+    } else {
+      for (; o < oEnd; o++, x += 2) {
+        const a2 = p[r0 + x], b2 = p[r1 + x], c2 = p[r2 + x];
+        const v = w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2;
+        dst[o] = add ? dst[o] + v : v;
+        a0 = a2; a1 = p[r0 + x + 1];
+        b0 = b2; b1 = p[r1 + x + 1];
+        c0 = c2; c1 = p[r2 + x + 1];
+      }
+    }
+  }
 }
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
