@@ -21,7 +21,7 @@ export function conv3x3c3(
   const ps: usize = 12; // 3 floats per input pixel
   const rs = <usize>W * ps;
   const ops = <usize>Cout << 2;
-  const c16 = Cp & ~15; // channels covered by the paired 16-channel path
+  const c16 = Cout & ~15; // channels covered by the paired 16-channel path (whole vectors only)
   // Output columns [oxA, oxB) read only in-range input columns.
   const oxA = min<i32>(1, OW);
   const oxB = max<i32>(oxA, min<i32>(OW, (W - 2) / stride + 1));
