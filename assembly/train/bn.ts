@@ -1,3 +1,5 @@
+import { madd } from '../simd';
+
 // Train-mode BatchNorm over NHWC activations [M rows x C channels], with ReLU6 fused in.
 // Statistics and the backward channel sums are accumulated in float64 (a channel sums over
 // N*H*W values, and float32 would lose digits PyTorch keeps). A pointer of 0 means "absent".
@@ -44,6 +46,77 @@ export function channelSqDev64(M: i32, C: i32, x: usize, mean64: usize, out64: u
       const o = out64 + (<usize>c << 3);
       const d = <f64>load<f32>(row + (<usize>c << 2)) - load<f64>(mean64 + (<usize>c << 3));
       store<f64>(o, load<f64>(o) + d * d);
+    }
+  }
+}
+
+// Rows per tile of channelShiftedSums64: a tile (~64 KB) stays in L2 while each group of 4
+// channels sweeps down its rows with its sums in registers.
+const TILE_BYTES: i32 = 65536;
+
+/**
+ * One-pass shifted batch statistics in float64, for BN's mean and variance: out64 holds three
+ * runs of C values, k[c] = x[0, c], s1[c] = sum_m (x[m, c] - k[c]) and s2[c] = sum_m (x[m, c] - k[c])^2.
+ * Then sum(x) = M*k + s1 (M*k is exact: a float32 times an integer below 2^29) and
+ * sum((x - mean)^2) = s2 + 2 (k - mean) s1 + M (k - mean)^2, which cancels only as much as
+ * (k - mean)^2 exceeds the variance; k is a sample of the channel, so (Samuelson) at most M times,
+ * and float64 keeps the result well inside float32 rounding of the two-pass sums.
+ */
+export function channelShiftedSums64(M: i32, C: i32, x: usize, out64: usize): void {
+  const k = out64;
+  const s1 = out64 + (<usize>C << 3);
+  const s2 = s1 + (<usize>C << 3);
+  memory.fill(s1, 0, <usize>C << 4);
+  if (M <= 0) {
+    zero64(C, k);
+    return;
+  }
+  for (let c = 0; c < C; c++) store<f64>(k + (<usize>c << 3), <f64>load<f32>(x + (<usize>c << 2)));
+  const ps = <usize>C << 2;
+  const cVec = C & ~3;
+  const TR = max<i32>(4, TILE_BYTES / <i32>ps);
+  for (let m0 = 0; m0 < M; m0 += TR) {
+    const rows = min<i32>(TR, M - m0);
+    const xt = x + <usize>m0 * ps;
+    let c = 0;
+    for (; c < cVec; c += 4) {
+      const o = <usize>c << 3;
+      const k0 = v128.load(k + o);
+      const k1 = v128.load(k + o, 16);
+      let a0 = v128.load(s1 + o);
+      let a1 = v128.load(s1 + o, 16);
+      let q0 = v128.load(s2 + o);
+      let q1 = v128.load(s2 + o, 16);
+      let p = xt + (<usize>c << 2);
+      for (let r = 0; r < rows; r++) {
+        const v = v128.load(p);
+        const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), k0);
+        const d1 = f64x2.sub(f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3)), k1);
+        a0 = f64x2.add(a0, d0);
+        a1 = f64x2.add(a1, d1);
+        q0 = f64x2.add(q0, f64x2.mul(d0, d0));
+        q1 = f64x2.add(q1, f64x2.mul(d1, d1));
+        p += ps;
+      }
+      v128.store(s1 + o, a0);
+      v128.store(s1 + o, a1, 16);
+      v128.store(s2 + o, q0);
+      v128.store(s2 + o, q1, 16);
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 3;
+      const kc = load<f64>(k + o);
+      let a = load<f64>(s1 + o);
+      let q = load<f64>(s2 + o);
+      let p = xt + (<usize>c << 2);
+      for (let r = 0; r < rows; r++) {
+        const d = <f64>load<f32>(p) - kc;
+        a += d;
+        q += d * d;
+        p += ps;
+      }
+      store<f64>(s1 + o, a);
+      store<f64>(s2 + o, q);
     }
   }
 }
@@ -140,7 +213,7 @@ export function bnBackwardDx(M: i32, C: i32, dy: usize, a: usize, x: usize, mean
       let g = v128.load(dy + off + cb);
       if (a) g = maskRelu6(g, v128.load(a + off + cb));
       const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
-      const v = f32x4.add(f32x4.add(f32x4.mul(v128.load(ca + cb), g), f32x4.mul(v128.load(cbv + cb), xc)), v128.load(cc + cb));
+      const v = f32x4.add(madd(v128.load(cbv + cb), xc, f32x4.mul(v128.load(ca + cb), g)), v128.load(cc + cb));
       v128.store(dx + off + cb, v);
     }
     for (; cb < ps; cb += 4) {

@@ -26,11 +26,11 @@ import { updateRunningStats } from '../../ops/batch_norm.js';
 import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
 import {
-  convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeightsInto, packGemmWeightsInto, packedGemmFloats, packStemWeights, roundUp,
+  convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeightsInto, packedGemmFloats, packStemWeights, roundUp,
 } from './pack.js';
 import { trainExports, type WasmTrainExports } from './train/kernels.js';
 import { WasmMobileNetV2 } from './mobilenetv2.js';
-import { depthwiseGradToTorch, packGemmWeightsTransposedInto, stemGradToTorch } from './train/pack.js';
+import { depthwiseGradToTorch, stemGradToTorch } from './train/pack.js';
 
 /** A ReLU6 unit: the module path and the flat index of its output in NCHW order (as test/helpers/kinks.ts). */
 export type Unit = readonly [module: string, index: number];
@@ -74,6 +74,8 @@ interface OpCache {
   /** Conv output = BN input. */
   z: number;
   y: Act;
+  /** Pointwise only: this forward's copy of the weight in PyTorch's layout, from which backward packs W^T. */
+  wRaw: number;
   meanPtr: number;
   /** The invStd BN's backward uses: the batch one (float32) in train mode, the running one (float64) in eval. */
   invStd: Float64Array;
@@ -89,6 +91,12 @@ interface OpCache {
  * number of times with the same lengths, and must get identical results back.
  */
 export type AllReduce = (values: Float64Array) => void;
+
+/**
+ * Every shard's copy of `values` (the same length on each), in shard order; `[values]` on a
+ * single executor. The arrays may be views that the next all-reduce or all-gather overwrites.
+ */
+export type AllGather = (values: Float64Array) => Float64Array[];
 
 const RELU6_LO = 0;
 const RELU6_HI = 6;
@@ -114,6 +122,8 @@ export class WasmMobileNetV2Executor {
    * normalize with the statistics of the whole batch, as PyTorch does (see parallel/).
    */
   allReduce: AllReduce = () => {};
+  /** Gathers each shard's shifted BN forward sums (see channelShiftedSums64), combined in shard order. */
+  allGather: AllGather = (values) => [values];
 
   constructor(kernels: WasmKernels, model: MobileNetV2, arena = new WasmArena(kernels)) {
     if (arena.kernels !== kernels) throw new Error('WasmMobileNetV2Executor: the arena belongs to another kernel instance');
@@ -466,12 +476,15 @@ export class WasmMobileNetV2Executor {
     const meanPtr = arena.allocScratch(perC);
     const scalePtr = arena.allocScratch(perC);
     const shiftPtr = arena.allocScratch(perC);
-    const s64 = arena.allocScratch(C * 2);
-    const m64 = arena.allocScratch(C * 2);
-    // Packed straight into wasm memory: no per-step temporary arrays (GC) and no extra copy.
+    const s64 = arena.allocScratch(C * 6);
+    const wRaw = op.kind === 'pointwise' ? arena.allocScratch(C * op.cin) : 0;
+    // Packed in wasm memory: no per-step temporary arrays (GC), and the pointwise weight is copied
+    // once and packed by the kernels (forward panels here, W^T for dgrad in backward).
     const f32w = this.kernels.f32;
-    if (op.kind === 'pointwise') packGemmWeightsInto(f32w, wPtr >> 2, w, C, op.cin);
-    else if (op.kind === 'depthwise') packDepthwiseWeightsInto(f32w, wPtr >> 2, w, C);
+    if (op.kind === 'pointwise') {
+      f32w.set(w, wRaw >> 2);
+      k.packGemmPanels(wRaw, C, op.cin, wPtr);
+    } else if (op.kind === 'depthwise') packDepthwiseWeightsInto(f32w, wPtr >> 2, w, C);
     else f32w.set(packStemWeights(w, C), wPtr >> 2);
     if (op.kind === 'pointwise') ex.gemm(M, op.cin, C, x.ptr, wPtr, zeroBias, z, -Infinity, Infinity, 0);
     else if (op.kind === 'depthwise') ex.depthwise3x3(N, x.H, x.W, C, x.ptr, wPtr, zeroBias, z, op.stride, OH, OW, -Infinity, Infinity);
@@ -482,27 +495,30 @@ export class WasmMobileNetV2Executor {
     const invStd32 = new Float32Array(C);
     const invStd = new Float64Array(C);
     if (bn.training) {
-      // Two-pass statistics in float64, as the reference engine (ops/batch_norm.ts batchStats),
-      // each pass's sums reduced over the whole batch when it is sharded.
-      k.channelSum64(M, C, z, s64);
-      const sumsAndCount = new Float64Array(C + 1);
-      sumsAndCount.set(new Float64Array(this.kernels.memory.buffer, s64, C));
-      sumsAndCount[C] = M;
-      this.allReduce(sumsAndCount);
-      const count = sumsAndCount[C];
+      // Mean and biased variance in float64 from each shard's one-pass shifted sums (k, s1, s2
+      // per channel, see channelShiftedSums64), combined over the whole batch in shard order.
+      k.channelShiftedSums64(M, C, z, s64);
+      const local = new Float64Array(3 * C + 1);
+      local.set(new Float64Array(this.kernels.memory.buffer, s64, 3 * C));
+      local[3 * C] = M;
+      const parts = this.allGather(local);
+      let count = 0;
+      for (const p of parts) count += p[3 * C];
       if (count <= 1) {
         throw new Error(`BatchNorm2d: expected more than 1 value per channel when training, got input size [${count / (OH * OW)}, ${C}, ${OH}, ${OW}]`);
       }
-      const mean64 = new Float64Array(this.kernels.memory.buffer, m64, C);
-      for (let c = 0; c < C; c++) mean64[c] = sumsAndCount[c] / count;
-      k.channelSqDev64(M, C, z, m64, s64);
-      const sq = Float64Array.from(new Float64Array(this.kernels.memory.buffer, s64, C));
-      this.allReduce(sq);
-      const mean64b = new Float64Array(this.kernels.memory.buffer, m64, C);
       const varBiased = new Float32Array(C);
       for (let c = 0; c < C; c++) {
-        const v = sq[c] / count;
-        mean[c] = mean64b[c];
+        let sum = 0;
+        for (const p of parts) sum += p[3 * C] * p[c] + p[C + c];
+        const m = sum / count;
+        let sq = 0;
+        for (const p of parts) {
+          const d = p[c] - m;
+          sq += p[2 * C + c] + 2 * d * p[C + c] + p[3 * C] * d * d;
+        }
+        const v = Math.max(0, sq) / count;
+        mean[c] = m;
         varBiased[c] = v;
         invStd32[c] = 1 / Math.sqrt(v + bn.eps);
         invStd[c] = invStd32[c];
@@ -534,7 +550,7 @@ export class WasmMobileNetV2Executor {
     const relu = op.relu !== null;
     k.affineClamp(M, C, z, scalePtr, shiftPtr, y, relu ? RELU6_LO : -Infinity, relu ? RELU6_HI : Infinity, res);
     const yAct: Act = { ptr: y, N, H: OH, W: OW, C };
-    this.caches[op.order] = { x, z, y: yAct, meanPtr, invStd, scale, shift, train: bn.training };
+    this.caches[op.order] = { x, z, y: yAct, wRaw, meanPtr, invStd, scale, shift, train: bn.training };
     return yAct;
   }
 
@@ -618,7 +634,7 @@ export class WasmMobileNetV2Executor {
     if (needDx) {
       gx = s.pool.take();
       if (op.kind === 'pointwise') {
-        packGemmWeightsTransposedInto(this.kernels.f32, s.wPack >> 2, w, C, op.cin);
+        k.packGemmPanelsT(c.wRaw, C, op.cin, s.wPack);
         ex.gemm(mLocal, C, op.cin, gz, s.wPack, s.zeroBias, gx, -Infinity, Infinity, res);
       } else if (op.kind === 'depthwise') {
         packDepthwiseWeightsInto(this.kernels.f32, s.wPack >> 2, w, C);

@@ -322,7 +322,8 @@ export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV
   const { slots, total } = featureParamSlots(model);
   const params = new SharedArrayBuffer(total * 4);
   const maxC = Math.max(...featureBatchNorms(model).map((b) => b.numFeatures));
-  const reducer = createReducerBuffers(opts.threads, 2 * maxC + 1);
+  // Backward all-reduces 2C + 1 values per BN; forward gathers 3C + 1 (channelShiftedSums64 and the count).
+  const reducer = createReducerBuffers(opts.threads, 3 * maxC + 1);
   const config: ModelShape = { numClasses: model.numClasses, alpha: model.alpha, roundNearest: model.roundNearest };
   const group = await startGroup(spawn, opts.threads, (rank) => ({
     type: 'initTraining', wasm: opts.wasm, config, rank, params, slots, reducer,

@@ -85,6 +85,26 @@ export class Reducer {
     }
   };
 
+  /**
+   * Every worker's `values` (the same length on each), in rank order: views of the shared slots,
+   * valid until this worker's next allReduce or allGather call but one (the banks alternate).
+   */
+  allGather = (values: Float64Array): Float64Array[] => {
+    const parties = Atomics.load(this.ctl, PARTIES);
+    if (parties <= 1) return [values];
+    const { threads, maxLength } = this.b;
+    if (values.length > maxLength) throw new Error(`allGather: ${values.length} values, the buffers hold ${maxLength}`);
+    const bank = this.calls++ & 1;
+    this.slots.set(values, (bank * threads + this.rank) * maxLength);
+    this.barrier(parties);
+    const out: Float64Array[] = [];
+    for (let r = 0; r < parties; r++) {
+      const o = (bank * threads + r) * maxLength;
+      out.push(this.slots.subarray(o, o + values.length));
+    }
+    return out;
+  };
+
   private barrier(parties: number): void {
     const ctl = this.ctl;
     const gen = Atomics.load(ctl, GENERATION);

@@ -82,6 +82,7 @@ export class KernelWorker {
         const exec = new WasmMobileNetV2Executor(kernels, model);
         const reducer = new Reducer(req.reducer, req.rank);
         exec.allReduce = reducer.allReduce;
+        exec.allGather = reducer.allGather;
         this.train = { exec, reducer, params, slots, bns: featureBatchNorms(model) };
         return { reply: { id: req.id, ok: true, type: 'ready' }, transfer: [] };
       }

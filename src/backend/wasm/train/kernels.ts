@@ -4,6 +4,7 @@ import type { WasmKernels } from '../kernels.js';
 export interface WasmTrainExports {
   channelSum64(M: number, C: number, x: number, out64: number): void;
   channelSqDev64(M: number, C: number, x: number, mean64: number, out64: number): void;
+  channelShiftedSums64(M: number, C: number, x: number, out64: number): void;
   affineClamp(M: number, C: number, x: number, scale: number, shift: number, out: number, lo: number, hi: number, res: number): void;
   bnBackwardSums(M: number, C: number, dy: number, a: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
   bnBackwardDx(M: number, C: number, dy: number, a: number, x: number, mean: number, ca: number, cb: number, cc: number, dx: number): void;
@@ -21,11 +22,14 @@ export interface WasmTrainExports {
     x: number, dy: number, dw: number, rowAcc: number, Cout: number, stride: number, OH: number, OW: number,
   ): void;
   conv3x3c3Dgrad(N: number, H: number, W: number, dy: number, w: number, dx: number, Cout: number, stride: number, OH: number, OW: number): void;
+  packGemmPanels(w: number, N: number, K: number, dst: number): void;
+  packGemmPanelsT(w: number, N: number, K: number, dst: number): void;
 }
 
 const NAMES: readonly (keyof WasmTrainExports)[] = [
-  'channelSum64', 'channelSqDev64', 'affineClamp', 'bnBackwardSums', 'bnBackwardDx', 'relu6Backward', 'addInPlace',
+  'channelSum64', 'channelSqDev64', 'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardDx', 'relu6Backward', 'addInPlace',
   'globalAvgPoolBackward', 'pointwiseWgrad', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
+  'packGemmPanels', 'packGemmPanelsT',
 ];
 
 /** The training kernels of an instance, or a clear error when the module predates them. */
