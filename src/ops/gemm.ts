@@ -58,7 +58,87 @@ export function matmul(
     }
     for (let j = N3; j < N; j++) for (let r = 0; r < 4; r++) dot(K, N, A, aOff + (i + r) * K, B, bOff + j, C, cOff + (i + r) * N + j, accumulate);
   }
-  for (let i = M4; i < M; i++) for (let j = 0; j < N; j++) dot(K, N, A, aOff + i * K, B, bOff + j, C, cOff + i * N + j, accumulate);
+  // Leftover rows (a Linear weight gradient with 5 classes has one): a 1x3 tile still reads each B row once per 3 outputs.
+  for (let i = M4; i < M; i++) {
+    const a = aOff + i * K;
+    for (let j = 0; j < N3; j += 3) {
+      let c0 = 0, c1 = 0, c2 = 0;
+      let b = bOff + j;
+      for (let k = 0; k < K; k++, b += N) {
+        const x = A[a + k];
+        c0 += x * B[b + 0]; c1 += x * B[b + 1]; c2 += x * B[b + 2];
+      }
+      store3(C, cOff + i * N + j, c0, c1, c2, accumulate);
+    }
+    for (let j = N3; j < N; j++) dot(K, N, A, a, B, bOff + j, C, cOff + i * N + j, accumulate);
+  }
+}
+
+/**
+ * C[M x N] = A[M x K] · B[N x K]^T (+ bias[j] per column): both operands are read
+ * along K, contiguously, as a Linear layer's x [batch, in] and W [out, in]. The
+ * same 4x3 float64 tile as `matmul`; each output is one k-order sum plus its bias,
+ * rounded once.
+ */
+export function matmulTransB(M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array, bias: Float32Array | null = null): void {
+  const M4 = M - (M % 4);
+  const N3 = N - (N % 3);
+  for (let i = 0; i < M4; i += 4) {
+    const a0 = i * K;
+    const a1 = a0 + K;
+    const a2 = a1 + K;
+    const a3 = a2 + K;
+    for (let j = 0; j < N3; j += 3) {
+      const b0 = j * K;
+      const b1 = b0 + K;
+      const b2 = b1 + K;
+      let c00 = 0, c01 = 0, c02 = 0;
+      let c10 = 0, c11 = 0, c12 = 0;
+      let c20 = 0, c21 = 0, c22 = 0;
+      let c30 = 0, c31 = 0, c32 = 0;
+      for (let k = 0; k < K; k++) {
+        const y0 = B[b0 + k], y1 = B[b1 + k], y2 = B[b2 + k];
+        const x0 = A[a0 + k];
+        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2;
+        const x1 = A[a1 + k];
+        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2;
+        const x2 = A[a2 + k];
+        c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2;
+        const x3 = A[a3 + k];
+        c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2;
+      }
+      const d0 = bias ? bias[j] : 0, d1 = bias ? bias[j + 1] : 0, d2 = bias ? bias[j + 2] : 0;
+      let c = i * N + j;
+      store3(C, c, c00 + d0, c01 + d1, c02 + d2, false);
+      c += N;
+      store3(C, c, c10 + d0, c11 + d1, c12 + d2, false);
+      c += N;
+      store3(C, c, c20 + d0, c21 + d1, c22 + d2, false);
+      c += N;
+      store3(C, c, c30 + d0, c31 + d1, c32 + d2, false);
+    }
+    // Leftover columns (1000 classes leave one, 5 leave two): 4 rows at a time, each B row read once per 4 outputs.
+    for (let j = N3; j < N; j++) {
+      const b = j * K;
+      let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+      for (let k = 0; k < K; k++) {
+        const y = B[b + k];
+        c0 += A[a0 + k] * y; c1 += A[a1 + k] * y; c2 += A[a2 + k] * y; c3 += A[a3 + k] * y;
+      }
+      const d = bias ? bias[j] : 0;
+      C[i * N + j] = c0 + d;
+      C[(i + 1) * N + j] = c1 + d;
+      C[(i + 2) * N + j] = c2 + d;
+      C[(i + 3) * N + j] = c3 + d;
+    }
+  }
+  for (let i = M4; i < M; i++) for (let j = 0; j < N; j++) C[i * N + j] = dotRows(K, A, i * K, B, j * K) + (bias ? bias[j] : 0);
+}
+
+function dotRows(K: number, A: Float32Array, a: number, B: Float32Array, b: number): number {
+  let s = 0;
+  for (let k = 0; k < K; k++) s += A[a + k] * B[b + k];
+  return s;
 }
 
 function store3(C: Float32Array | Float64Array, c: number, v0: number, v1: number, v2: number, accumulate: boolean): void {
