@@ -1,5 +1,5 @@
 // A module worker that classifies photos: post it a Blob, get back the top-5.
-import { readPth, loadWasmKernels, compileMobileNetV2, resizeShorter, centerCrop, toNormalizedTensor, softmax }
+import { readPth, loadWasmKernels, preferredKernelFile, compileMobileNetV2, resizeShorter, centerCrop, toNormalizedTensor, softmax }
   from '../../dist/browser/mnv2.min.js';
 import { decodeImage } from './decode.js';
 
@@ -8,7 +8,7 @@ const fetchBytes = async (url) => new Uint8Array(await (await fetch(url)).arrayB
 const ready = (async () => {
   const { stateDict } = readPth(await fetchBytes(new URL('../../fixtures/mobilenet_v2_imagenet.pth', import.meta.url)));
   const labels = await (await fetch(new URL('../../fixtures/imagenet_labels.json', import.meta.url))).json();
-  const kernels = await loadWasmKernels(new URL('../../dist/browser/mnv2.wasm', import.meta.url));
+  const kernels = await loadWasmKernels(new URL(`../../dist/browser/${preferredKernelFile()}`, import.meta.url));
   return { labels, model: compileMobileNetV2(kernels, stateDict, { numClasses: 1000, alpha: 1 }) };
 })();
 
