@@ -64,6 +64,25 @@ export function depthwise3x3(
   }
 }
 
+/** bias + the 9 taps of one output vector whose tap (0, 0) is at p0, ky-major, kx-minor. */
+@inline
+function nineTaps(
+  p0: usize, ps: usize, rs: usize, b: v128,
+  w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, w8: v128,
+): v128 {
+  const p1 = p0 + rs;
+  const p2 = p1 + rs;
+  let acc = madd(v128.load(p0), w0, b);
+  acc = madd(v128.load(p0 + ps), w1, acc);
+  acc = madd(v128.load(p0 + 2 * ps), w2, acc);
+  acc = madd(v128.load(p1), w3, acc);
+  acc = madd(v128.load(p1 + ps), w4, acc);
+  acc = madd(v128.load(p1 + 2 * ps), w5, acc);
+  acc = madd(v128.load(p2), w6, acc);
+  acc = madd(v128.load(p2 + ps), w7, acc);
+  return madd(v128.load(p2 + 2 * ps), w8, acc);
+}
+
 // One tile of interior output pixels, channel group by channel group: the group's 9 taps and
 // bias stay in registers while it sweeps the tile. Out of line (like the GEMM's micro-kernel)
 // so that V8 allocates registers for this loop alone.
@@ -90,17 +109,7 @@ function tileRow(
     let p0 = tileIn + cb;
     let o = tileOut + cb;
     for (let i = 0; i < count; i++) {
-      const p1 = p0 + rs;
-      const p2 = p1 + rs;
-      let acc = madd(v128.load(p0), w0, b);
-      acc = madd(v128.load(p0 + ps), w1, acc);
-      acc = madd(v128.load(p0 + 2 * ps), w2, acc);
-      acc = madd(v128.load(p1), w3, acc);
-      acc = madd(v128.load(p1 + ps), w4, acc);
-      acc = madd(v128.load(p1 + 2 * ps), w5, acc);
-      acc = madd(v128.load(p2), w6, acc);
-      acc = madd(v128.load(p2 + ps), w7, acc);
-      acc = madd(v128.load(p2 + 2 * ps), w8, acc);
+      const acc = nineTaps(p0, ps, rs, b, w0, w1, w2, w3, w4, w5, w6, w7, w8);
       v128.store(o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
       p0 += step;
       o += ps;
@@ -173,17 +182,7 @@ function tileRowPairs(
       o += ps << 1;
     }
     if (i < count) {
-      const p1 = p0 + rs;
-      const p2 = p1 + rs;
-      let acc = madd(v128.load(p0), w0, b);
-      acc = madd(v128.load(p0 + ps), w1, acc);
-      acc = madd(v128.load(p0 + 2 * ps), w2, acc);
-      acc = madd(v128.load(p1), w3, acc);
-      acc = madd(v128.load(p1 + ps), w4, acc);
-      acc = madd(v128.load(p1 + 2 * ps), w5, acc);
-      acc = madd(v128.load(p2), w6, acc);
-      acc = madd(v128.load(p2 + ps), w7, acc);
-      acc = madd(v128.load(p2 + 2 * ps), w8, acc);
+      const acc = nineTaps(p0, ps, rs, b, w0, w1, w2, w3, w4, w5, w6, w7, w8);
       v128.store(o, f32x4.pmin(f32x4.pmax(acc, vlo), vhi));
     }
   }
