@@ -22,6 +22,7 @@ import { Conv2d } from '../../nn/layers/conv2d.js';
 import { BatchNorm2d } from '../../nn/layers/batch_norm.js';
 import { ReLU6 } from '../../nn/layers/activation.js';
 import { isGradEnabled } from '../../nn/grad_mode.js';
+import type { Parameter } from '../../nn/parameter.js';
 import { updateRunningStats } from '../../ops/batch_norm.js';
 import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
@@ -124,6 +125,12 @@ export class WasmMobileNetV2Executor {
   allReduce: AllReduce = () => {};
   /** Gathers each shard's shifted BN forward sums (see channelShiftedSums64), combined in shard order. */
   allGather: AllGather = (values) => [values];
+  /**
+   * Where backward puts each gradient of a `requiresGrad` parameter (`g` may be a view of wasm
+   * memory, valid only during the call): `p.accumulateGrad(g)`, or (data-parallel workers) a
+   * shared buffer that the shards' gradients are summed in.
+   */
+  accumulate: (p: Parameter, g: Float32Array) => void = (p, g) => p.accumulateGrad(g);
 
   constructor(kernels: WasmKernels, model: MobileNetV2, arena = new WasmArena(kernels)) {
     if (arena.kernels !== kernels) throw new Error('WasmMobileNetV2Executor: the arena belongs to another kernel instance');
@@ -585,8 +592,8 @@ export class WasmMobileNetV2Executor {
       gradWeight[ch] = sumDyXhat[ch];
       gradBias[ch] = sumDy[ch];
     }
-    bn.weight.accumulateGrad(gradWeight);
-    bn.bias.accumulateGrad(gradBias);
+    if (bn.weight.requiresGrad) this.accumulate(bn.weight, gradWeight);
+    if (bn.bias.requiresGrad) this.accumulate(bn.bias, gradBias);
     const wTrain = op.conv.weight.requiresGrad;
     if (!needDx && !wTrain) return 0;
 
@@ -618,7 +625,7 @@ export class WasmMobileNetV2Executor {
     if (wTrain) {
       let g: Float32Array;
       if (op.kind === 'pointwise') {
-        // Already in PyTorch's [Cout, Cin] layout; accumulateGrad copies it out of wasm memory.
+        // Already in PyTorch's [Cout, Cin] layout; accumulate copies it out of wasm memory.
         k.pointwiseWgrad(mLocal, op.cin, C, x.ptr, gz, s.dw);
         g = this.kernels.f32.subarray(s.dw >> 2, (s.dw >> 2) + C * op.cin);
       } else if (op.kind === 'depthwise') {
@@ -628,7 +635,7 @@ export class WasmMobileNetV2Executor {
         k.conv3x3c3Wgrad(N, x.H, x.W, x.ptr, gz, s.dw, s.rowAcc, C, op.stride, OH, OW);
         g = stemGradToTorch(this.kernels.f32, s.dw >> 2, C);
       }
-      op.conv.weight.accumulateGrad(g);
+      this.accumulate(op.conv.weight, g);
     }
     let gx = 0;
     if (needDx) {

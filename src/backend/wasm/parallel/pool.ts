@@ -181,15 +181,16 @@ export class ParallelMobileNetV2Executor {
   private readonly group: Group;
   private readonly reducer: ReducerBuffers;
   private readonly paramView: Float32Array;
+  /** Rank 0's region of the shared gradient buffer: the shards' summed gradients after a backward. */
+  private readonly gradView: Float32Array;
   private readonly slots: ParamSlot[];
   private readonly params: Parameter[];
-  private readonly bnParams: Set<Parameter>;
   private readonly bns: BatchNorm2d[];
   private pass: { parties: number; N: number } | null = null;
   private busy = false;
 
   /** @internal use createParallelExecutorWith */
-  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer) {
+  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer, grads: SharedArrayBuffer) {
     this.model = model;
     this.threads = threads;
     this.group = group;
@@ -198,8 +199,8 @@ export class ParallelMobileNetV2Executor {
     const s = featureParamSlots(model);
     this.slots = s.slots;
     this.params = s.params;
+    this.gradView = new Float32Array(grads, 0, s.total);
     this.bns = featureBatchNorms(model);
-    this.bnParams = new Set(this.bns.flatMap((b) => [b.weight, b.bias]));
   }
 
   /** Logits [N, numClasses]; in train mode the BN running statistics are updated once, from the whole batch. */
@@ -279,20 +280,11 @@ export class ParallelMobileNetV2Executor {
           return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad }, [g.data.buffer as ArrayBuffer]);
         }),
       )) as Extract<OkReply, { type: 'grads' }>[];
+      // The workers summed the shards' gradients into rank 0's region (BN's are all-reduced sums already).
       this.params.forEach((p, i) => {
         if (!p.requiresGrad || !replies[0].present[i]) return;
         const { offset, size } = this.slots[i];
-        // BN's weight/bias gradients are sums that were already all-reduced: every shard holds the total.
-        if (this.bnParams.has(p)) {
-          p.accumulateGrad(replies[0].grads.subarray(offset, offset + size));
-          return;
-        }
-        const sum = replies[0].grads.slice(offset, offset + size);
-        for (let r = 1; r < replies.length; r++) {
-          const g = replies[r].grads;
-          for (let j = 0; j < size; j++) sum[j] += g[offset + j];
-        }
-        p.accumulateGrad(sum);
+        p.accumulateGrad(this.gradView.subarray(offset, offset + size));
       });
       if (!needInputGrad || replies.some((r) => !r.dx)) return null;
       const dx = concatRows(replies.map((r) => r.dx!));
@@ -321,12 +313,13 @@ export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV
   checkThreads(opts.threads, 'createParallelExecutor');
   const { slots, total } = featureParamSlots(model);
   const params = new SharedArrayBuffer(total * 4);
+  const grads = new SharedArrayBuffer(opts.threads * total * 4);
   const maxC = Math.max(...featureBatchNorms(model).map((b) => b.numFeatures));
   // Backward all-reduces 2C + 1 values per BN; forward gathers 3C + 1 (channelShiftedSums64 and the count).
   const reducer = createReducerBuffers(opts.threads, 3 * maxC + 1);
   const config: ModelShape = { numClasses: model.numClasses, alpha: model.alpha, roundNearest: model.roundNearest };
   const group = await startGroup(spawn, opts.threads, (rank) => ({
-    type: 'initTraining', wasm: opts.wasm, config, rank, params, slots, reducer,
+    type: 'initTraining', wasm: opts.wasm, config, rank, params, grads, slots, reducer,
   }));
-  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params);
+  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params, grads);
 }

@@ -34,6 +34,8 @@ export type Request =
       config: ModelShape;
       rank: number;
       params: SharedArrayBuffer;
+      /** One region of `total` floats per rank: each worker's gradients, summed into rank 0's by the workers. */
+      grads: SharedArrayBuffer;
       slots: ParamSlot[];
       reducer: ReducerBuffers;
     }
@@ -61,8 +63,10 @@ export type Reply =
       id: number;
       ok: true;
       type: 'grads';
-      /** Gradients over the parameter slots; `present[i]` says whether slot i got one. */
-      grads: Float32Array;
+      /**
+       * Whether slot i got a gradient; its sum over the shards is then at the slot's offset in
+       * rank 0's region of the shared gradient buffer.
+       */
       present: Uint8Array;
       dx: WireTensor | null;
     }

@@ -105,6 +105,17 @@ export class Reducer {
     return out;
   };
 
+  /** Waits until every worker of this step has called it (no data exchanged). */
+  sync(): void {
+    const parties = Atomics.load(this.ctl, PARTIES);
+    if (parties > 1) this.barrier(parties);
+  }
+
+  /** The number of workers taking part in this step. */
+  parties(): number {
+    return Math.max(1, Atomics.load(this.ctl, PARTIES));
+  }
+
   private barrier(parties: number): void {
     const ctl = this.ctl;
     const gen = Atomics.load(ctl, GENERATION);

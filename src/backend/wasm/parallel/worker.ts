@@ -21,6 +21,12 @@ interface TrainState {
   params: Parameter[];
   slots: ParamSlot[];
   bns: BatchNorm2d[];
+  /** Slot indices of the BN weights and biases, whose gradients are all-reduced already. */
+  reduced: Set<number>;
+  grads: SharedArrayBuffer;
+  total: number;
+  /** Which slots got a gradient in the current backward. */
+  present: Uint8Array;
 }
 
 /** The `features` BatchNorm2d modules in module order (main and workers agree on it). */
@@ -72,7 +78,7 @@ export class KernelWorker {
       case 'initTraining': {
         const kernels = loadWasmKernelsSync(req.wasm);
         const model = new MobileNetV2({ numClasses: req.config.numClasses, alpha: req.config.alpha, roundNearest: req.config.roundNearest });
-        const { slots, params } = featureParamSlots(model);
+        const { slots, params, total } = featureParamSlots(model);
         if (slots.length !== req.slots.length || slots.some((s, i) => s.name !== req.slots[i].name || s.size !== req.slots[i].size)) {
           throw new Error('worker: the parameter layout differs from the main thread model');
         }
@@ -83,7 +89,20 @@ export class KernelWorker {
         const reducer = new Reducer(req.reducer, req.rank);
         exec.allReduce = reducer.allReduce;
         exec.allGather = reducer.allGather;
-        this.train = { exec, reducer, params, slots, bns: featureBatchNorms(model) };
+        const bns = featureBatchNorms(model);
+        const bnParams = new Set<Parameter>(bns.flatMap((b) => [b.weight, b.bias]));
+        const reduced = new Set(params.flatMap((p, i) => (bnParams.has(p) ? [i] : [])));
+        const mine = new Float32Array(req.grads, req.rank * total * 4, total);
+        const slotOf = new Map(params.map((p, i) => [p, i] as const));
+        const present = new Uint8Array(slots.length);
+        // Each backward's gradients go straight into this worker's region of the shared buffer
+        // (one per parameter and backward: the main thread accumulates across backward passes).
+        exec.accumulate = (p, g) => {
+          const i = slotOf.get(p)!;
+          mine.set(g, slots[i].offset);
+          present[i] = 1;
+        };
+        this.train = { exec, reducer, params, slots, bns, reduced, grads: req.grads, total, present };
         return { reply: { id: req.id, ok: true, type: 'ready' }, transfer: [] };
       }
       case 'forward': {
@@ -118,22 +137,14 @@ export class KernelWorker {
       case 'backward': {
         const t = this.requireTrain();
         t.reducer.beginStep();
-        for (const p of t.params) p.grad = null;
+        t.present.fill(0);
         const dx = t.exec.backwardFeatures(new Tensor(req.gPooled.data, req.gPooled.shape), req.needInputGrad);
-        const total = t.slots.length ? t.slots[t.slots.length - 1].offset + t.slots[t.slots.length - 1].size : 0;
-        const grads = new Float32Array(total);
-        const present = new Uint8Array(t.slots.length);
-        t.params.forEach((p, i) => {
-          if (p.grad) {
-            grads.set(p.grad.data, t.slots[i].offset);
-            present[i] = 1;
-          }
-          p.grad = null;
-        });
+        const present = t.present.slice();
+        sumShards(t, present);
         const wire: WireTensor | null = dx ? { data: own(dx.data), shape: [...dx.shape] } : null;
-        const transfer = [grads.buffer as ArrayBuffer, present.buffer as ArrayBuffer];
+        const transfer = [present.buffer as ArrayBuffer];
         if (wire) transfer.push(wire.data.buffer as ArrayBuffer);
-        return { reply: { id: req.id, ok: true, type: 'grads', grads, present, dx: wire }, transfer };
+        return { reply: { id: req.id, ok: true, type: 'grads', present, dx: wire }, transfer };
       }
     }
   }
@@ -142,6 +153,30 @@ export class KernelWorker {
     if (!this.train) throw new Error('worker: training request before initTraining');
     return this.train;
   }
+}
+
+/**
+ * Sums the shards' gradients into rank 0's region, each worker a contiguous share of the slots
+ * (after a barrier: every region is written). Each element adds ranks 0, 1, ... in order, in
+ * float32, as a sum on the main thread would. BN parameters are skipped: their gradients are
+ * sums that every shard already holds in full.
+ */
+function sumShards(t: TrainState, present: Uint8Array): void {
+  const parties = t.reducer.parties();
+  if (parties <= 1) return;
+  t.reducer.sync();
+  const share = Math.ceil(t.total / parties);
+  const lo = t.reducer.rank * share;
+  const hi = Math.min(t.total, lo + share);
+  if (lo >= hi) return;
+  const g0 = new Float32Array(t.grads, 0, t.total);
+  const others = Array.from({ length: parties - 1 }, (_, r) => new Float32Array(t.grads, (r + 1) * t.total * 4, t.total));
+  t.slots.forEach((s, i) => {
+    if (!present[i] || t.reduced.has(i)) return;
+    const a = Math.max(lo, s.offset);
+    const b = Math.min(hi, s.offset + s.size);
+    for (const g of others) for (let j = a; j < b; j++) g0[j] += g[j];
+  });
 }
 
 /** `a` itself when it owns its whole (transferable) buffer, else a copy: wasm memory cannot be transferred. */
