@@ -164,7 +164,12 @@ function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32
 /** Copies an h x w plane into the interior of a (h+2) x (w+2) plane whose border stays zero. */
 function padPlane(xd: Float32Array, xb: number, h: number, w: number, padded: Float32Array): void {
   const pw = w + 2;
-  for (let y = 0; y < h; y++) padded.set(xd.subarray(xb + y * w, xb + (y + 1) * w), (y + 1) * pw + 1);
+  // A plain loop: set(subarray) would allocate a view per row, thousands per forward.
+  for (let y = 0; y < h; y++) {
+    const src = xb + y * w;
+    const dst = (y + 1) * pw + 1;
+    for (let x = 0; x < w; x++) padded[dst + x] = xd[src + x];
+  }
 }
 
 /**

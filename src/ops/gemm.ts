@@ -132,7 +132,25 @@ export function matmulTransB(M: number, N: number, K: number, A: Float32Array, B
       C[(i + 3) * N + j] = c3 + d;
     }
   }
-  for (let i = M4; i < M; i++) for (let j = 0; j < N; j++) C[i * N + j] = dotRows(K, A, i * K, B, j * K) + (bias ? bias[j] : 0);
+  // Leftover rows (batch 1 has only these): 1x3 tiles, each A row value used for 3 outputs.
+  for (let i = M4; i < M; i++) {
+    const a = i * K;
+    for (let j = 0; j < N3; j += 3) {
+      const b0 = j * K;
+      const b1 = b0 + K;
+      const b2 = b1 + K;
+      let c0 = 0, c1 = 0, c2 = 0;
+      for (let k = 0; k < K; k++) {
+        const x = A[a + k];
+        c0 += x * B[b0 + k]; c1 += x * B[b1 + k]; c2 += x * B[b2 + k];
+      }
+      const c = i * N + j;
+      C[c] = c0 + (bias ? bias[j] : 0);
+      C[c + 1] = c1 + (bias ? bias[j + 1] : 0);
+      C[c + 2] = c2 + (bias ? bias[j + 2] : 0);
+    }
+    for (let j = N3; j < N; j++) C[i * N + j] = dotRows(K, A, a, B, j * K) + (bias ? bias[j] : 0);
+  }
 }
 
 function dotRows(K: number, A: Float32Array, a: number, B: Float32Array, b: number): number {
