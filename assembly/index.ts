@@ -8,13 +8,13 @@ export { globalAvgPool } from './pool';
 
 // Training: BN train forward/backward with fused ReLU6, and the backward of every conv.
 export {
-  channelSum64, channelSqDev64, channelShiftedSums64, affineClamp, bnBackwardSums, bnBackwardDx,
+  channelSum64, channelSqDev64, channelShiftedSums64, affineClamp, bnBackwardSums, bnBackwardSumsMaskInPlace, bnBackwardDx,
   relu6Backward, addInPlace, globalAvgPoolBackward,
 } from './train/bn';
 export { pointwiseWgrad } from './train/pointwise';
 export { depthwise3x3Dgrad, depthwise3x3Wgrad } from './train/depthwise';
 export { conv3x3c3Wgrad, conv3x3c3Dgrad } from './train/stem';
-export { packGemmPanels, packGemmPanelsT } from './train/pack';
+export { packGemmPanels, packGemmPanelsT, nchwToNhwc } from './train/pack';
 
 /** First byte after this module's static data; the JS arena starts at or above it. */
 export function heapBase(): usize {

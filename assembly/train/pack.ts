@@ -74,3 +74,22 @@ export function packGemmPanelsT(w: usize, N: i32, K: i32, dst: usize): void {
     }
   }
 }
+
+/** NCHW [N][C][HW] -> NHWC [N][HW][C] (the executor's input, copied into memory as it comes). */
+export function nchwToNhwc(N: i32, C: i32, HW: i32, src: usize, dst: usize): void {
+  const plane = <usize>HW << 2;
+  const ps = <usize>C << 2;
+  for (let n = 0; n < N; n++) {
+    const s = src + <usize>n * <usize>C * plane;
+    const d = dst + <usize>n * <usize>C * plane;
+    for (let c = 0; c < C; c++) {
+      let sp = s + <usize>c * plane;
+      let dp = d + (<usize>c << 2);
+      for (let i = 0; i < HW; i++) {
+        store<f32>(dp, load<f32>(sp));
+        sp += 4;
+        dp += ps;
+      }
+    }
+  }
+}

@@ -27,7 +27,7 @@ import { updateRunningStats } from '../../ops/batch_norm.js';
 import { WasmArena } from './arena.js';
 import type { WasmKernels } from './kernels.js';
 import {
-  convOut, nchwToNhwc, nhwcToNchw, packDepthwiseWeightsInto, packedGemmFloats, packStemWeights, roundUp,
+  convOut, nhwcToNchw, packDepthwiseWeightsInto, packedGemmFloats, packStemWeights, roundUp,
 } from './pack.js';
 import { trainExports, type WasmTrainExports } from './train/kernels.js';
 import { WasmMobileNetV2 } from './mobilenetv2.js';
@@ -264,7 +264,10 @@ export class WasmMobileNetV2Executor {
     this.pass = null;
     this.caches = [];
     const x0 = arena.allocScratch(N * H * W * 3);
-    nchwToNhwc(x.data, N, 3, H, W, this.kernels.f32, x0 >> 2);
+    // The NCHW input is copied in as it is (a memcpy) and transposed by the kernels.
+    const xIn = arena.allocScratch(N * H * W * 3);
+    this.kernels.f32.set(x.data, xIn >> 2);
+    this.k.nchwToNhwc(N, 3, H * W, xIn, x0);
     const zeroBias = arena.allocScratch(roundUp(this.maxC, 8));
     this.kernels.f32.fill(0, zeroBias >> 2, (zeroBias >> 2) + roundUp(this.maxC, 8));
     const input: Act = { ptr: x0, N, H, W, C: 3 };
@@ -573,7 +576,9 @@ export class WasmMobileNetV2Executor {
     const mask = op.relu !== null ? c.y.ptr : 0;
     const bn = op.bn;
 
-    k.bnBackwardSums(mLocal, C, gy, mask, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
+    // With a ReLU6, its mask is applied to gy in place here (gy is this op's own buffer), not again in bnBackwardDx.
+    if (mask) k.bnBackwardSumsMaskInPlace(mLocal, C, gy, mask, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
+    else k.bnBackwardSums(mLocal, C, gy, 0, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
     const buf = this.kernels.memory.buffer;
     // [sum(dy), sum(dy*(z - mean)), count], over the whole batch when it is sharded.
     const sums = new Float64Array(2 * C + 1);
@@ -618,7 +623,7 @@ export class WasmMobileNetV2Executor {
     f32.set(cb, s.cb >> 2);
     f32.set(cc, s.cc >> 2);
     const gz = s.pool.take();
-    k.bnBackwardDx(mLocal, C, gy, mask, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
+    k.bnBackwardDx(mLocal, C, gy, 0, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
 
     const x = c.x;
     const w = op.conv.weight.data.data;

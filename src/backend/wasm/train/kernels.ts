@@ -7,6 +7,7 @@ export interface WasmTrainExports {
   channelShiftedSums64(M: number, C: number, x: number, out64: number): void;
   affineClamp(M: number, C: number, x: number, scale: number, shift: number, out: number, lo: number, hi: number, res: number): void;
   bnBackwardSums(M: number, C: number, dy: number, a: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
+  bnBackwardSumsMaskInPlace(M: number, C: number, dy: number, a: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
   bnBackwardDx(M: number, C: number, dy: number, a: number, x: number, mean: number, ca: number, cb: number, cc: number, dx: number): void;
   relu6Backward(n: number, dy: number, y: number, dx: number): void;
   addInPlace(n: number, a: number, b: number): void;
@@ -24,12 +25,13 @@ export interface WasmTrainExports {
   conv3x3c3Dgrad(N: number, H: number, W: number, dy: number, w: number, dx: number, Cout: number, stride: number, OH: number, OW: number): void;
   packGemmPanels(w: number, N: number, K: number, dst: number): void;
   packGemmPanelsT(w: number, N: number, K: number, dst: number): void;
+  nchwToNhwc(N: number, C: number, HW: number, src: number, dst: number): void;
 }
 
 const NAMES: readonly (keyof WasmTrainExports)[] = [
-  'channelSum64', 'channelSqDev64', 'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardDx', 'relu6Backward', 'addInPlace',
+  'channelSum64', 'channelSqDev64', 'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardSumsMaskInPlace', 'bnBackwardDx', 'relu6Backward', 'addInPlace',
   'globalAvgPoolBackward', 'pointwiseWgrad', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
-  'packGemmPanels', 'packGemmPanelsT',
+  'packGemmPanels', 'packGemmPanelsT', 'nchwToNhwc',
 ];
 
 /** The training kernels of an instance, or a clear error when the module predates them. */

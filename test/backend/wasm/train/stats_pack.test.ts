@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WasmArena } from '../../../../src/backend/wasm/arena.js';
 import type { WasmKernels } from '../../../../src/backend/wasm/kernels.js';
-import { packGemmWeights } from '../../../../src/backend/wasm/pack.js';
+import { nchwToNhwc, packGemmWeights } from '../../../../src/backend/wasm/pack.js';
 import { trainExports, type WasmTrainExports } from '../../../../src/backend/wasm/train/kernels.js';
 import { packGemmWeightsTransposed } from '../../../../src/backend/wasm/train/pack.js';
 import { WASM_BUILDS } from '../helpers.js';
@@ -12,7 +12,8 @@ import { trainKernels } from './helpers.js';
  * channelShiftedSums64 (BN's one-pass batch statistics) against the two-pass float64 sums of
  * the reference engine, including channels whose mean is far from zero relative to their spread
  * (where an unshifted sum of squares would cancel), and the wasm weight packing against the JS
- * packers it replaces in the executor (bit-identical: packing only moves floats).
+ * packers it replaces in the executor (bit-identical: packing only moves floats), and the
+ * in-place ReLU6 variant of the BN backward sums.
  */
 let kernels: WasmKernels;
 let k: WasmTrainExports;
@@ -91,6 +92,45 @@ describe.each(WASM_BUILDS)('BN statistics and weight packing kernels (%s build)'
       expect(Math.abs(r[C + c] - s1)).toBeLessThanOrEqual(1e-12 * M);
       expect(Math.abs(r[2 * C + c] - s2)).toBeLessThanOrEqual(1e-12 * s2);
     }
+  });
+
+  it('bnBackwardSumsMaskInPlace: bnBackwardSums with the ReLU6 mask, and leaves the masked gradient in dy', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 1e9 }), (M, C, seed) => {
+      const arena = new WasmArena(kernels);
+      arena.resetScratch();
+      const dy = rand(M * C, seed);
+      const a = rand(M * C, seed + 1, -2, 8);
+      const x = rand(M * C, seed + 2, -3, 3);
+      const mean = rand(C, seed + 3);
+      const pa = put(arena, a);
+      const px = put(arena, x);
+      const pm = put(arena, mean, 4);
+      const pdy1 = put(arena, dy);
+      const pdy2 = put(arena, dy);
+      const sums = arena.allocScratch(8 * C);
+      const f64 = () => new Float64Array(kernels.memory.buffer, sums, 4 * C).slice();
+      k.bnBackwardSums(M, C, pdy1, pa, px, pm, sums, sums + 8 * C);
+      const want = f64();
+      k.bnBackwardSumsMaskInPlace(M, C, pdy2, pa, px, pm, sums, sums + 8 * C);
+      expect(f64()).toEqual(want);
+      const masked = dy.map((g, i) => (a[i] > 0 && a[i] < 6 ? g : 0));
+      expect(kernels.f32.slice(pdy2 >> 2, (pdy2 >> 2) + M * C)).toEqual(masked);
+    }), RUNS);
+  });
+
+  it('nchwToNhwc equals the JS layout conversion', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }),
+      fc.integer({ min: 1, max: 1e9 }), (N, C, H, W, seed) => {
+        const arena = new WasmArena(kernels);
+        arena.resetScratch();
+        const x = rand(N * C * H * W, seed);
+        const want = new Float32Array(x.length);
+        nchwToNhwc(x, N, C, H, W, want, 0);
+        const src = put(arena, x);
+        const dst = arena.allocScratch(x.length);
+        k.nchwToNhwc(N, C, H * W, src, dst);
+        expect(kernels.f32.slice(dst >> 2, (dst >> 2) + x.length)).toEqual(want);
+      }), RUNS);
   });
 
   it('packGemmPanels / packGemmPanelsT equal the JS packers', () => {
