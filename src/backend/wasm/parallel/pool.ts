@@ -16,6 +16,10 @@ import type { MobileNetV2 } from '../../../models/mobilenetv2.js';
 import type { BatchNorm2d } from '../../../nn/layers/batch_norm.js';
 import type { Parameter } from '../../../nn/parameter.js';
 import { isGradEnabled } from '../../../nn/grad_mode.js';
+import { Dropout } from '../../../nn/layers/dropout.js';
+import { Linear } from '../../../nn/layers/linear.js';
+import type { Sequential } from '../../../nn/layers/sequential.js';
+import { linearBackwardInput } from '../../../ops/linear.js';
 import { concatRows, sliceRows, splitRows, type ModelShape, type ParamSlot, type Reply, type Request, type WireTensor } from './protocol.js';
 import { createReducerBuffers, resetReducer, type ReducerBuffers } from './sync.js';
 import { featureBatchNorms, featureParamSlots } from './worker.js';
@@ -270,16 +274,32 @@ export class ParallelMobileNetV2Executor {
       if (!pass) throw new Error('ParallelMobileNetV2Executor.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
       this.pass = null;
       const featuresTrainable = this.model.features.hasTrainableParameters();
-      const gPooled = this.model.classifier.backward(gradLogits, needInputGrad || featuresTrainable);
+      const needPooled = needInputGrad || featuresTrainable;
+      const head = needPooled ? dropoutLinear(this.model.classifier) : null;
+      let gPooled: Tensor | null;
+      if (head) {
+        // The head's input gradient first, with the very functions its modules use, so that the
+        // workers start on features while the Linear's parameter gradients are computed here.
+        gPooled = head.dropout.backward(linearBackwardInput(gradLogits, head.linear.weight.data), true);
+      } else {
+        gPooled = this.model.classifier.backward(gradLogits, needPooled);
+      }
       if (!gPooled) return null;
       const shards = splitRows(pass.N, this.threads);
       resetReducer(this.reducer, pass.parties);
-      const replies = (await all(
+      const pending = all(
         shards.map((s, i) => {
           const g = sliceRows(gPooled, s.start, s.count);
           return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad }, [g.data.buffer as ArrayBuffer]);
         }),
-      )) as Extract<OkReply, { type: 'grads' }>[];
+      );
+      try {
+        head?.linear.backward(gradLogits, false);
+      } finally {
+        // Settle the workers' step before any error here surfaces.
+        await Promise.allSettled([pending]);
+      }
+      const replies = (await pending) as Extract<OkReply, { type: 'grads' }>[];
       // The workers summed the shards' gradients into rank 0's region (BN's are all-reduced sums already).
       this.params.forEach((p, i) => {
         if (!p.requiresGrad || !replies[0].present[i]) return;
@@ -307,6 +327,14 @@ export class ParallelMobileNetV2Executor {
       this.busy = false;
     }
   }
+}
+
+/** The MobileNetV2 head, Dropout then Linear, or null for any other classifier (then run as one module). */
+function dropoutLinear(head: Sequential): { dropout: Dropout; linear: Linear } | null {
+  if (head.length !== 2) return null;
+  const dropout = head.at(0);
+  const linear = head.at(1);
+  return dropout instanceof Dropout && linear instanceof Linear ? { dropout, linear } : null;
 }
 
 export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV2, opts: ParallelOptions): Promise<ParallelMobileNetV2Executor> {
