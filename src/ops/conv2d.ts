@@ -122,8 +122,9 @@ function isDirect3x3(g: ConvGeometry): boolean {
 /**
  * Direct 3x3 forward. Each input plane is first copied into a zero-bordered
  * scratch plane, so every output pixel is the same 9-term window sum with no
- * bounds tests (the zero taps add exact zeros to a float64 sum: the same value
- * as skipping them). Along a row the window slides, so a pixel loads only the 3
+ * bounds tests (with finite weights the zero taps add exact zeros to a float64
+ * sum: the same value as skipping them; an infinite weight gives NaN at the
+ * border, as an im2col convolution over zero padding does). Along a row the window slides, so a pixel loads only the 3
  * (stride 1) or 6 (stride 2) new inputs. A depthwise channel's sums are rounded
  * straight into the output; a dense layer (the stem) sums its input channels in
  * float64 first and rounds once.
