@@ -6,6 +6,9 @@ export { depthwise3x3 } from './depthwise';
 export { conv3x3c3 } from './conv';
 export { globalAvgPool } from './pool';
 
+// The optimizer's elementwise update (exact float32, see assembly/optim.ts).
+export { adamUpdate } from './optim';
+
 // Training: BN train forward/backward with fused ReLU6, and the backward of every conv.
 export {
   channelSum64, channelSqDev64, channelShiftedSums64, affineClamp, bnBackwardSums, bnBackwardSumsMaskInPlace, bnBackwardDx,

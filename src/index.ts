@@ -33,4 +33,5 @@ export {
   preferredKernelFile,
   WasmMobileNetV2,
   compileMobileNetV2,
+  createWasmAdamKernel,
 } from './backend/wasm/index.js';

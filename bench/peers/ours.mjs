@@ -89,8 +89,10 @@ function trainableModel(sd) {
 }
 
 /** A step through an executor (single-thread or parallel; forward/backward may be async), Adam in JS. */
-function executorStep(model, exec) {
+function executorStep(model, exec, build) {
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
+  // The update loop on wasm (bit-identical to the JS one), as `mnv2 train` runs it with the wasm backend.
+  opt.kernel = mnv2.createWasmAdamKernel(mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build)));
   return async (x, labels) => {
     opt.zeroGrad();
     const { loss, grad } = crossEntropy(await exec.forward(x), labels);
@@ -113,7 +115,7 @@ export async function wasmTrainStep(sd, { frozen = false, threads = 0, build } =
     model.features.eval();
   }
   const exec = threads > 0 ? await createParallelExecutor(model, { threads }) : createWasmExecutor(singleKernels(build), model);
-  return { step: executorStep(model, exec), close: async () => exec.close?.() };
+  return { step: executorStep(model, exec, build), close: async () => exec.close?.() };
 }
 
 /**
@@ -128,6 +130,7 @@ export function wasmFrozenStepFolded(sd) {
   linear.bias.data.copy_(sd.get('classifier.1.bias'));
   const head = new Sequential(new Dropout(0.2, { rng }), linear).train();
   const opt = new Adam(head.parameters(), { lr: 1e-3 });
+  opt.kernel = mnv2.createWasmAdamKernel(mnv2Node.loadWasmKernelsFromFile());
   return (x, labels) => {
     opt.zeroGrad();
     const pooled = backbone.forwardPooled(x);

@@ -22,6 +22,7 @@ import { loadWeightsFile, saveFileAtomic } from '../io/node.js';
 import { compileMobileNetV2 } from '../backend/wasm/mobilenetv2.js';
 import { defaultWasmPath, loadWasmKernelsFromFile } from '../backend/wasm/node.js';
 import type { WasmKernels } from '../backend/wasm/kernels.js';
+import { createWasmAdamKernel } from '../backend/wasm/optim.js';
 import { createWasmExecutor } from '../backend/wasm/executor.js';
 import { createParallelExecutor, createParallelInference, defaultThreads, parallelWorkerScript } from '../backend/wasm/parallel/node.js';
 import { loadImageFolder, classIndicesJson, type ImageFolderSplit } from '../data/folder.js';
@@ -275,6 +276,8 @@ async function train(
     }
     log(`training on wasm, ${threads} thread${threads > 1 ? 's' : ''}`);
   }
+  // Adam's update on wasm too (bit-identical to the JS loop), on a kernel instance of its own.
+  if (kernels && optimizer instanceof Adam) optimizer.kernel = createWasmAdamKernel(loadWasmKernelsFromFile(defaultWasmPath()));
   let pool: DecodePool | null = null;
   if (opts.workers === 0) {
     // decoding on the main thread, as asked

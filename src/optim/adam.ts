@@ -15,6 +15,28 @@ export interface AdamOptions {
 
 type AdamParams = readonly Parameter[] | readonly ParamGroupInit<AdamOptions>[];
 
+/** The float32 constants of one parameter's update, as the loop below uses them. */
+export interface AdamCoefficients {
+  lerpCoeff: number;
+  b2: number;
+  oneMinusB2: number;
+  negStepSize: number;
+  bc2Sqrt: number;
+  eps: number;
+  /** 0: no weight decay; 1: decoupled (AdamW, `w *= decay` first); 2: L2 (`grad += decay * w`). */
+  decayMode: 0 | 1 | 2;
+  decay: number;
+}
+
+/**
+ * An elementwise Adam update that performs exactly the float32 operations of `Adam`'s own loop
+ * (so results are bit-identical), faster: the WASM backend's `createWasmAdamKernel`. Used for
+ * the configurations without amsgrad or maximize.
+ */
+export interface AdamKernel {
+  update(w: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, c: AdamCoefficients): void;
+}
+
 /**
  * `torch.optim.Adam`, mirroring the float32 operation order of its single-tensor loop
  * (the one PyTorch runs on CPU), so that results match to float32 rounding:
@@ -24,6 +46,9 @@ type AdamParams = readonly Parameter[] | readonly ParamGroupInit<AdamOptions>[];
  * State: `step` (number), `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with amsgrad.
  */
 export class Adam extends Optimizer<AdamOptions> {
+  /** Runs the update loop elsewhere (e.g. WebAssembly) with the same float32 operations; null: JS. */
+  kernel: AdamKernel | null = null;
+
   constructor(params: AdamParams, opts: Partial<AdamOptions> = {}, name = 'Adam') {
     super(
       params,
@@ -69,6 +94,13 @@ export class Adam extends Optimizer<AdamOptions> {
     const eps = f32(g.eps);
     const sign = g.maximize ? -1 : 1;
 
+    if (this.kernel !== null && vMax === null && lerpSmall && sign === 1) {
+      const decayMode = !decay ? 0 : g.decoupledWeightDecay ? 1 : 2;
+      this.kernel.update(w, grad, m, v, {
+        lerpCoeff, b2, oneMinusB2, negStepSize, bc2Sqrt, eps, decayMode, decay: decayMode === 1 ? decayFactor : wd,
+      });
+      return;
+    }
     if (!decay && vMax === null && lerpSmall && sign === 1) {
       // The default configuration, with the branches above hoisted out: the same float32
       // operations in the same order as the general loop below (about 2x faster in V8).

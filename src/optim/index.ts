@@ -9,7 +9,7 @@ export {
   type ParamState,
 } from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
-export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { Adam, AdamW, type AdamOptions, type AdamKernel, type AdamCoefficients } from './adam.js';
 export {
   LRScheduler,
   StepLR,

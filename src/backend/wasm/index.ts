@@ -9,3 +9,4 @@ export {
 } from './pack.js';
 export { WasmMobileNetV2Executor, createWasmExecutor, KINK_AMBIGUITY, type Unit as ReluUnit } from './executor.js';
 export { trainExports, type WasmTrainExports } from './train/kernels.js';
+export { createWasmAdamKernel } from './optim.js';
