@@ -4,7 +4,9 @@
 // Medians of `repeats` timed runs after one warm-up, wall time and the process's CPU time (all
 // threads). The machine may be shared: the load average is printed with each row; when
 // cpu ~= wall for N threads the process got about one core, and no speedup is possible. Run after `npm run build`:
-//   node bench/parallel.mjs [threads=2] [batch=8] [size=224] [repeats=5] [alpha=1.0]
+//   node bench/parallel.mjs [threads=2] [batch=8] [size=224] [repeats=5] [alpha=1.0] [classes=1000]
+// 1000 classes by default, as npm run bench's train cells: the head (Dropout + Linear(1280, 1000))
+// and Adam (every parameter) run on the main thread, the serial part of a multi-thread step.
 import { loadavg } from 'node:os';
 import { MobileNetV2 } from '../dist/src/models/mobilenetv2.js';
 import { crossEntropy } from '../dist/src/ops/cross_entropy.js';
@@ -21,7 +23,7 @@ const batch = Number(process.argv[3] ?? 8);
 const size = Number(process.argv[4] ?? 224);
 const repeats = Number(process.argv[5] ?? 5);
 const alpha = Number(process.argv[6] ?? 1.0);
-const classes = 5;
+const classes = Number(process.argv[7] ?? 1000);
 
 const rng = new Rng(0);
 const x = Tensor.zeros([batch, 3, size, size]);
