@@ -1,8 +1,11 @@
 // Backward of the depthwise 3x3 convolution (padding 1, stride 1 or 2), NHWC, with the forward's
 // tap-major weights [9][Cp] (Cp = C rounded up to 4).
 
-// Pixel tiles of the channel-group-major paths: 3 rows of (tile + 2) pixels stay within L1.
-const TILE_BYTES: usize = 24 * 1024;
+import { madd } from '../simd';
+
+// Pixel tiles of the channel-group-major paths: 3 rows of (tile + 2) pixels stay in cache
+// (96 KB measured faster than 24 KB, most for the wide late layers, as in the forward kernel).
+const TILE_BYTES: usize = 96 * 1024;
 
 /**
  * dx[n, iy, ix, c] = sum over taps (ky, kx) with iy = oy*stride - 1 + ky (and the same for x)
@@ -44,37 +47,7 @@ export function depthwise3x3Dgrad(
       const g0 = g + <usize>oy0 * ors;
       for (let t0 = 1; t0 < W - 1; t0 += tile) {
         const count = min<i32>(tile, W - 1 - t0);
-        for (let cb: usize = 0; cb < cVec; cb += 16) {
-          const wc = w + cb;
-          const w0 = v128.load(wc);
-          const w1 = v128.load(wc + tapBytes);
-          const w2 = v128.load(wc + 2 * tapBytes);
-          const w3 = v128.load(wc + 3 * tapBytes);
-          const w4 = v128.load(wc + 4 * tapBytes);
-          const w5 = v128.load(wc + 5 * tapBytes);
-          const w6 = v128.load(wc + 6 * tapBytes);
-          const w7 = v128.load(wc + 7 * tapBytes);
-          const w8 = v128.load(wc + 8 * tapBytes);
-          // q0 points at dy[oy0][ix + 1]; rows oy1, oy2 lie one and two output rows above.
-          let q0 = g0 + <usize>(t0 + 1) * ps + cb;
-          let o = orow + <usize>t0 * ps + cb;
-          for (let i = 0; i < count; i++) {
-            const q1 = q0 - ors;
-            const q2 = q1 - ors;
-            let acc = f32x4.add(f32x4.splat(0), f32x4.mul(v128.load(q0), w0));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q0 - ps), w1));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q0 - 2 * ps), w2));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q1), w3));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q1 - ps), w4));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q1 - 2 * ps), w5));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q2), w6));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q2 - ps), w7));
-            acc = f32x4.add(acc, f32x4.mul(v128.load(q2 - 2 * ps), w8));
-            v128.store(o, acc);
-            q0 += ps;
-            o += ps;
-          }
-        }
+        dgradTile(count, g0 + <usize>(t0 + 1) * ps, orow + <usize>t0 * ps, w, tapBytes, cVec, ps, ors);
         if (cVec < ps) {
           for (let ix = t0; ix < t0 + count; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
         }
@@ -104,40 +77,177 @@ function dgradRowStride2(
   const tr = two ? 0 : 3; // first tap of the (first) row
   for (let j0 = 0; j0 < pairs; j0 += tile) {
     const count = min<i32>(tile, pairs - j0);
-    for (let cb: usize = 0; cb < cVec; cb += 16) {
-      const wc = w + <usize>tr * tapBytes + cb;
-      const a0 = v128.load(wc);
-      const a1 = v128.load(wc + tapBytes);
-      const a2 = v128.load(wc + 2 * tapBytes);
-      // Tap row 2 (only used for odd rows).
-      const b0 = v128.load(w + 6 * tapBytes + cb);
-      const b1 = v128.load(w + 7 * tapBytes + cb);
-      const b2 = v128.load(w + 8 * tapBytes + cb);
-      let qa = gA + <usize>j0 * ps + cb; // dy[rowA][j]
-      let qb = gB + <usize>j0 * ps + cb;
-      let o = orow + <usize>(2 * j0 + 1) * ps + cb;
-      for (let i = 0; i < count; i++) {
-        const zero = f32x4.splat(0);
-        const aj = v128.load(qa);
-        const aj1 = v128.load(qa + ps);
-        let odd = f32x4.add(f32x4.add(zero, f32x4.mul(aj1, a0)), f32x4.mul(aj, a2));
-        let even = f32x4.add(zero, f32x4.mul(aj1, a1));
-        if (two) {
-          const bj = v128.load(qb);
-          const bj1 = v128.load(qb + ps);
-          odd = f32x4.add(f32x4.add(odd, f32x4.mul(bj1, b0)), f32x4.mul(bj, b2));
-          even = f32x4.add(even, f32x4.mul(bj1, b1));
-        }
-        v128.store(o, odd);
-        v128.store(o + ps, even);
-        qa += ps;
-        qb += ps;
-        o += 2 * ps;
-      }
-    }
+    dgradTileStride2(count, gA + <usize>j0 * ps, gB + <usize>j0 * ps, orow + <usize>(2 * j0 + 1) * ps, w, tr, two, tapBytes, cVec, ps);
     if (cVec < ps) {
       for (let ix = 2 * j0 + 1; ix < 2 * (j0 + count) + 1; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, 2, OW, ors, ps, w, tapBytes, cVec);
     }
+  }
+}
+
+// The tile loops below are out of line so that V8 allocates registers for them alone (inlined
+// into the row loops, it spilled), as in the forward kernels.
+
+/**
+ * Stride-1 dgrad of `count` interior input pixels, channel group by channel group with the 9
+ * weights in registers. q0 points at dy[oy0][ix + 1]; rows oy1, oy2 lie one and two output rows
+ * above. Neighbouring input pixels share two of their three dy columns, so pairs read 4 columns
+ * (12 loads) instead of 6. Every pixel sums its taps in dgradPixel's order.
+ */
+// @ts-ignore: decorator
+@noinline
+function dgradTile(count: i32, q0start: usize, ostart: usize, w: usize, tapBytes: usize, cVec: usize, ps: usize, ors: usize): void {
+  const zero = f32x4.splat(0);
+  for (let cb: usize = 0; cb < cVec; cb += 16) {
+    const wc = w + cb;
+    const w0 = v128.load(wc);
+    const w1 = v128.load(wc + tapBytes);
+    const w2 = v128.load(wc + 2 * tapBytes);
+    const w3 = v128.load(wc + 3 * tapBytes);
+    const w4 = v128.load(wc + 4 * tapBytes);
+    const w5 = v128.load(wc + 5 * tapBytes);
+    const w6 = v128.load(wc + 6 * tapBytes);
+    const w7 = v128.load(wc + 7 * tapBytes);
+    const w8 = v128.load(wc + 8 * tapBytes);
+    let q0 = q0start + cb;
+    let o = ostart + cb;
+    let i = 0;
+    for (; i + 2 <= count; i += 2) {
+      // a: this pixel (dy columns q, q - 1, q - 2); b: the next (q + 1, q, q - 1).
+      const q1 = q0 - ors;
+      const q2 = q1 - ors;
+      let x = v128.load(q0 + ps);
+      let b = madd(x, w0, zero);
+      x = v128.load(q0);
+      let a = madd(x, w0, zero);
+      b = madd(x, w1, b);
+      x = v128.load(q0 - ps);
+      a = madd(x, w1, a);
+      b = madd(x, w2, b);
+      a = madd(v128.load(q0 - 2 * ps), w2, a);
+      x = v128.load(q1 + ps);
+      b = madd(x, w3, b);
+      x = v128.load(q1);
+      a = madd(x, w3, a);
+      b = madd(x, w4, b);
+      x = v128.load(q1 - ps);
+      a = madd(x, w4, a);
+      b = madd(x, w5, b);
+      a = madd(v128.load(q1 - 2 * ps), w5, a);
+      x = v128.load(q2 + ps);
+      b = madd(x, w6, b);
+      x = v128.load(q2);
+      a = madd(x, w6, a);
+      b = madd(x, w7, b);
+      x = v128.load(q2 - ps);
+      a = madd(x, w7, a);
+      b = madd(x, w8, b);
+      a = madd(v128.load(q2 - 2 * ps), w8, a);
+      v128.store(o, a);
+      v128.store(o + ps, b);
+      q0 += ps << 1;
+      o += ps << 1;
+    }
+    if (i < count) {
+      const q1 = q0 - ors;
+      const q2 = q1 - ors;
+      let acc = madd(v128.load(q0), w0, zero);
+      acc = madd(v128.load(q0 - ps), w1, acc);
+      acc = madd(v128.load(q0 - 2 * ps), w2, acc);
+      acc = madd(v128.load(q1), w3, acc);
+      acc = madd(v128.load(q1 - ps), w4, acc);
+      acc = madd(v128.load(q1 - 2 * ps), w5, acc);
+      acc = madd(v128.load(q2), w6, acc);
+      acc = madd(v128.load(q2 - ps), w7, acc);
+      acc = madd(v128.load(q2 - 2 * ps), w8, acc);
+      v128.store(o, acc);
+    }
+  }
+}
+
+/** The column pairs of dgradRowStride2 (see there), channel group by channel group. */
+// @ts-ignore: decorator
+@noinline
+function dgradTileStride2(
+  count: i32, qaStart: usize, qbStart: usize, ostart: usize, w: usize, tr: i32, two: bool,
+  tapBytes: usize, cVec: usize, ps: usize,
+): void {
+  const zero = f32x4.splat(0);
+  for (let cb: usize = 0; cb < cVec; cb += 16) {
+    const wc = w + <usize>tr * tapBytes + cb;
+    const a0 = v128.load(wc);
+    const a1 = v128.load(wc + tapBytes);
+    const a2 = v128.load(wc + 2 * tapBytes);
+    // Tap row 2 (only used for odd rows).
+    const b0 = v128.load(w + 6 * tapBytes + cb);
+    const b1 = v128.load(w + 7 * tapBytes + cb);
+    const b2 = v128.load(w + 8 * tapBytes + cb);
+    let qa = qaStart + cb; // dy[rowA][j]
+    let qb = qbStart + cb;
+    let o = ostart + cb;
+    for (let i = 0; i < count; i++) {
+      const aj = v128.load(qa);
+      const aj1 = v128.load(qa + ps);
+      let odd = madd(aj, a2, madd(aj1, a0, zero));
+      let even = madd(aj1, a1, zero);
+      if (two) {
+        const bj = v128.load(qb);
+        const bj1 = v128.load(qb + ps);
+        odd = madd(bj, b2, madd(bj1, b0, odd));
+        even = madd(bj1, b1, even);
+      }
+      v128.store(o, odd);
+      v128.store(o + ps, even);
+      qa += ps;
+      qb += ps;
+      o += 2 * ps;
+    }
+  }
+}
+
+/** One tile of wgrad's interior output pixels into the row accumulators, 9 per channel group in registers. */
+// @ts-ignore: decorator
+@noinline
+function wgradTile(
+  count: i32, tileIn: usize, tileG: usize, rowAcc: usize, tapBytes: usize, cVec: usize, ps: usize, rs: usize, step: usize,
+): void {
+  for (let cb: usize = 0; cb < cVec; cb += 16) {
+    const ac = rowAcc + cb;
+    let a0 = v128.load(ac);
+    let a1 = v128.load(ac + tapBytes);
+    let a2 = v128.load(ac + 2 * tapBytes);
+    let a3 = v128.load(ac + 3 * tapBytes);
+    let a4 = v128.load(ac + 4 * tapBytes);
+    let a5 = v128.load(ac + 5 * tapBytes);
+    let a6 = v128.load(ac + 6 * tapBytes);
+    let a7 = v128.load(ac + 7 * tapBytes);
+    let a8 = v128.load(ac + 8 * tapBytes);
+    let p0 = tileIn + cb;
+    let gp = tileG + cb;
+    for (let i = 0; i < count; i++) {
+      const gv = v128.load(gp);
+      const p1 = p0 + rs;
+      const p2 = p1 + rs;
+      a0 = madd(gv, v128.load(p0), a0);
+      a1 = madd(gv, v128.load(p0 + ps), a1);
+      a2 = madd(gv, v128.load(p0 + 2 * ps), a2);
+      a3 = madd(gv, v128.load(p1), a3);
+      a4 = madd(gv, v128.load(p1 + ps), a4);
+      a5 = madd(gv, v128.load(p1 + 2 * ps), a5);
+      a6 = madd(gv, v128.load(p2), a6);
+      a7 = madd(gv, v128.load(p2 + ps), a7);
+      a8 = madd(gv, v128.load(p2 + 2 * ps), a8);
+      p0 += step;
+      gp += ps;
+    }
+    v128.store(ac, a0);
+    v128.store(ac + tapBytes, a1);
+    v128.store(ac + 2 * tapBytes, a2);
+    v128.store(ac + 3 * tapBytes, a3);
+    v128.store(ac + 4 * tapBytes, a4);
+    v128.store(ac + 5 * tapBytes, a5);
+    v128.store(ac + 6 * tapBytes, a6);
+    v128.store(ac + 7 * tapBytes, a7);
+    v128.store(ac + 8 * tapBytes, a8);
   }
 }
 
@@ -157,9 +267,9 @@ function dgradPixel(
       if (oy < 0) continue;
       const row = g + <usize>oy * ors + cb;
       const wr = w + <usize>(ky * 3) * tapBytes + cb;
-      if (ox0 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox0 * ps), v128.load(wr)));
-      if (ox1 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox1 * ps), v128.load(wr + tapBytes)));
-      if (ox2 >= 0) acc = f32x4.add(acc, f32x4.mul(v128.load(row + <usize>ox2 * ps), v128.load(wr + 2 * tapBytes)));
+      if (ox0 >= 0) acc = madd(v128.load(row + <usize>ox0 * ps), v128.load(wr), acc);
+      if (ox1 >= 0) acc = madd(v128.load(row + <usize>ox1 * ps), v128.load(wr + tapBytes), acc);
+      if (ox2 >= 0) acc = madd(v128.load(row + <usize>ox2 * ps), v128.load(wr + 2 * tapBytes), acc);
     }
     v128.store(o + cb, acc);
   }
@@ -242,45 +352,7 @@ export function depthwise3x3Wgrad(
           const count = min<i32>(tile, oxB - t0);
           const tileIn = rowIn + <usize>(t0 - oxA) * step;
           const tileG = grow + <usize>t0 * ps;
-          for (let cb: usize = 0; cb < cVec; cb += 16) {
-            const ac = rowAcc + cb;
-            let a0 = v128.load(ac);
-            let a1 = v128.load(ac + tapBytes);
-            let a2 = v128.load(ac + 2 * tapBytes);
-            let a3 = v128.load(ac + 3 * tapBytes);
-            let a4 = v128.load(ac + 4 * tapBytes);
-            let a5 = v128.load(ac + 5 * tapBytes);
-            let a6 = v128.load(ac + 6 * tapBytes);
-            let a7 = v128.load(ac + 7 * tapBytes);
-            let a8 = v128.load(ac + 8 * tapBytes);
-            let p0 = tileIn + cb;
-            let gp = tileG + cb;
-            for (let i = 0; i < count; i++) {
-              const gv = v128.load(gp);
-              const p1 = p0 + rs;
-              const p2 = p1 + rs;
-              a0 = f32x4.add(a0, f32x4.mul(gv, v128.load(p0)));
-              a1 = f32x4.add(a1, f32x4.mul(gv, v128.load(p0 + ps)));
-              a2 = f32x4.add(a2, f32x4.mul(gv, v128.load(p0 + 2 * ps)));
-              a3 = f32x4.add(a3, f32x4.mul(gv, v128.load(p1)));
-              a4 = f32x4.add(a4, f32x4.mul(gv, v128.load(p1 + ps)));
-              a5 = f32x4.add(a5, f32x4.mul(gv, v128.load(p1 + 2 * ps)));
-              a6 = f32x4.add(a6, f32x4.mul(gv, v128.load(p2)));
-              a7 = f32x4.add(a7, f32x4.mul(gv, v128.load(p2 + ps)));
-              a8 = f32x4.add(a8, f32x4.mul(gv, v128.load(p2 + 2 * ps)));
-              p0 += step;
-              gp += ps;
-            }
-            v128.store(ac, a0);
-            v128.store(ac + tapBytes, a1);
-            v128.store(ac + 2 * tapBytes, a2);
-            v128.store(ac + 3 * tapBytes, a3);
-            v128.store(ac + 4 * tapBytes, a4);
-            v128.store(ac + 5 * tapBytes, a5);
-            v128.store(ac + 6 * tapBytes, a6);
-            v128.store(ac + 7 * tapBytes, a7);
-            v128.store(ac + 8 * tapBytes, a8);
-          }
+          wgradTile(count, tileIn, tileG, rowAcc, tapBytes, cVec, ps, rs, step);
           if (cVec < ps) {
             for (let ox = t0; ox < t0 + count; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, cVec, cVec);
           }
@@ -310,7 +382,7 @@ function wgradPixel(
       const ar = rowAcc + <usize>(ky * 3) * tapBytes + cb;
       for (let kx = kxLo; kx <= kxHi; kx++) {
         const ap = ar + <usize>kx * tapBytes;
-        v128.store(ap, f32x4.add(v128.load(ap), f32x4.mul(gv, v128.load(row + <usize>kx * ps))));
+        v128.store(ap, madd(gv, v128.load(row + <usize>kx * ps), v128.load(ap)));
       }
     }
   }
