@@ -17,6 +17,7 @@ import { createWasmExecutor } from '../dist/src/backend/wasm/executor.js';
 import { compileMobileNetV2 } from '../dist/src/backend/wasm/mobilenetv2.js';
 import { loadWasmKernelsFromFile } from '../dist/src/backend/wasm/node.js';
 import { createParallelExecutor, createParallelInference } from '../dist/src/backend/wasm/parallel/node.js';
+import * as wasmIndex from '../dist/src/backend/wasm/index.js';
 
 const threads = Number(process.argv[2] ?? 2);
 const batch = Number(process.argv[3] ?? 8);
@@ -52,6 +53,8 @@ async function trainStep(freeze, nThreads) {
   if (freeze) model.features.requiresGrad_(false);
   const exec = nThreads > 1 ? await createParallelExecutor(model, { threads: nThreads }) : createWasmExecutor(loadWasmKernelsFromFile(), model);
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-4 });
+  // Adam's update on wasm (main thread) where the build has it, as npm run bench's training cells.
+  if (wasmIndex.createWasmAdamKernel) opt.kernel = wasmIndex.createWasmAdamKernel(loadWasmKernelsFromFile());
   try {
     return await time(async () => {
       opt.zeroGrad();
