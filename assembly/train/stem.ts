@@ -1,5 +1,7 @@
 // Backward of the stem: a dense 3x3 convolution with 3 input channels, padding 1, NHWC.
 
+import { madd } from '../simd';
+
 /**
  * dw[(ky*3 + kx)*3 + ci][o] (27 rows of Cp = Cout rounded up to 4) = sum over n, oy, ox of
  * dy[n, oy, ox, o] * x[n, oy*stride - 1 + ky, ox*stride - 1 + kx, ci]. Each output row is
@@ -47,15 +49,15 @@ export function conv3x3c3Wgrad(
             let gp = grow + <usize>oxA * ops + cb;
             for (let ox = oxA; ox < oxB; ox++) {
               const gv = v128.load(gp);
-              a00 = f32x4.add(a00, f32x4.mul(v128.load32_splat(px), gv));
-              a01 = f32x4.add(a01, f32x4.mul(v128.load32_splat(px, 4), gv));
-              a02 = f32x4.add(a02, f32x4.mul(v128.load32_splat(px, 8), gv));
-              a10 = f32x4.add(a10, f32x4.mul(v128.load32_splat(px, 12), gv));
-              a11 = f32x4.add(a11, f32x4.mul(v128.load32_splat(px, 16), gv));
-              a12 = f32x4.add(a12, f32x4.mul(v128.load32_splat(px, 20), gv));
-              a20 = f32x4.add(a20, f32x4.mul(v128.load32_splat(px, 24), gv));
-              a21 = f32x4.add(a21, f32x4.mul(v128.load32_splat(px, 28), gv));
-              a22 = f32x4.add(a22, f32x4.mul(v128.load32_splat(px, 32), gv));
+              a00 = madd(v128.load32_splat(px), gv, a00);
+              a01 = madd(v128.load32_splat(px, 4), gv, a01);
+              a02 = madd(v128.load32_splat(px, 8), gv, a02);
+              a10 = madd(v128.load32_splat(px, 12), gv, a10);
+              a11 = madd(v128.load32_splat(px, 16), gv, a11);
+              a12 = madd(v128.load32_splat(px, 20), gv, a12);
+              a20 = madd(v128.load32_splat(px, 24), gv, a20);
+              a21 = madd(v128.load32_splat(px, 28), gv, a21);
+              a22 = madd(v128.load32_splat(px, 32), gv, a22);
               px += step;
               gp += ops;
             }
@@ -103,7 +105,7 @@ function stemWgradPixel(
         const xv = f32x4.splat(xs);
         const a = ar + <usize>ci * rowBytes;
         let cb: usize = 0;
-        for (; cb < cVec; cb += 16) v128.store(a + cb, f32x4.add(v128.load(a + cb), f32x4.mul(xv, v128.load(g + cb))));
+        for (; cb < cVec; cb += 16) v128.store(a + cb, madd(xv, v128.load(g + cb), v128.load(a + cb)));
         for (; cb < ops; cb += 4) store<f32>(a + cb, load<f32>(a + cb) + xs * load<f32>(g + cb));
       }
     }
@@ -141,9 +143,9 @@ export function conv3x3c3Dgrad(
             let cb: usize = 0;
             for (; cb < cVec; cb += 16) {
               const gv = v128.load(g + cb);
-              a0 = f32x4.add(a0, f32x4.mul(gv, v128.load(wt + cb)));
-              a1 = f32x4.add(a1, f32x4.mul(gv, v128.load(wt + ciBytes + cb)));
-              a2 = f32x4.add(a2, f32x4.mul(gv, v128.load(wt + 2 * ciBytes + cb)));
+              a0 = madd(gv, v128.load(wt + cb), a0);
+              a1 = madd(gv, v128.load(wt + ciBytes + cb), a1);
+              a2 = madd(gv, v128.load(wt + 2 * ciBytes + cb), a2);
             }
             for (; cb < ops; cb += 4) {
               const gs = load<f32>(g + cb);
