@@ -1,5 +1,13 @@
 import { madd } from '../simd';
 
+// a*b + c on f64x2: one FMA in the relaxed-SIMD build. Where the product of two float32 values
+// is formed (exact in float64), the fused and the separate forms round identically.
+@inline
+function madd64(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f64x2.relaxed_madd(a, b, c);
+  return f64x2.add(c, f64x2.mul(a, b));
+}
+
 // Train-mode BatchNorm over NHWC activations [M rows x C channels], with ReLU6 fused in.
 // Statistics and the backward channel sums are accumulated in float64 (a channel sums over
 // N*H*W values, and float32 would lose digits PyTorch keeps). A pointer of 0 means "absent".
@@ -94,8 +102,8 @@ export function channelShiftedSums64(M: i32, C: i32, x: usize, out64: usize): vo
         const d1 = f64x2.sub(f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3)), k1);
         a0 = f64x2.add(a0, d0);
         a1 = f64x2.add(a1, d1);
-        q0 = f64x2.add(q0, f64x2.mul(d0, d0));
-        q1 = f64x2.add(q1, f64x2.mul(d1, d1));
+        q0 = madd64(d0, d0, q0);
+        q1 = madd64(d1, d1, q1);
         p += ps;
       }
       v128.store(s1 + o, a0);
@@ -182,8 +190,8 @@ export function bnBackwardSums(M: i32, C: i32, dy: usize, a: usize, x: usize, me
       const gHi = f64x2.promote_low_f32x4(f32x4.shuffle(g, g, 2, 3, 2, 3));
       v128.store(s, f64x2.add(v128.load(s), gLo));
       v128.store(s, f64x2.add(v128.load(s, 16), gHi), 16);
-      v128.store(t, f64x2.add(v128.load(t), f64x2.mul(gLo, f64x2.promote_low_f32x4(xc))));
-      v128.store(t, f64x2.add(v128.load(t, 16), f64x2.mul(gHi, f64x2.promote_low_f32x4(f32x4.shuffle(xc, xc, 2, 3, 2, 3)))), 16);
+      v128.store(t, madd64(gLo, f64x2.promote_low_f32x4(xc), v128.load(t)));
+      v128.store(t, madd64(gHi, f64x2.promote_low_f32x4(f32x4.shuffle(xc, xc, 2, 3, 2, 3)), v128.load(t, 16)), 16);
     }
     for (; c < C; c++) {
       const cb = <usize>c << 2;
@@ -222,8 +230,8 @@ export function bnBackwardSumsMaskInPlace(M: i32, C: i32, dy: usize, a: usize, x
       const gHi = f64x2.promote_low_f32x4(f32x4.shuffle(g, g, 2, 3, 2, 3));
       v128.store(s, f64x2.add(v128.load(s), gLo));
       v128.store(s, f64x2.add(v128.load(s, 16), gHi), 16);
-      v128.store(t, f64x2.add(v128.load(t), f64x2.mul(gLo, f64x2.promote_low_f32x4(xc))));
-      v128.store(t, f64x2.add(v128.load(t, 16), f64x2.mul(gHi, f64x2.promote_low_f32x4(f32x4.shuffle(xc, xc, 2, 3, 2, 3)))), 16);
+      v128.store(t, madd64(gLo, f64x2.promote_low_f32x4(xc), v128.load(t)));
+      v128.store(t, madd64(gHi, f64x2.promote_low_f32x4(f32x4.shuffle(xc, xc, 2, 3, 2, 3)), v128.load(t, 16)), 16);
     }
     for (; c < C; c++) {
       const cb = <usize>c << 2;
