@@ -2,7 +2,8 @@
 // inference b1/b8 (folded plan), the frozen-features step on the executor (features frozen,
 // BN eval, as bench/run.mjs's train_frozen cell; and with BN in train mode, the CLI's
 // --freeze-features --bn train step) and the full training step (forward + backward + Adam).
-// Usage: node bench/perf.mjs [root=.] [cells=b1,b8,frozen,frozenfeat,frozenbn,full] [reps=5]
+// Usage: node bench/perf.mjs [root=.] [cells=b1,b8,frozen,frozenfeat,frozenbn,full] [reps=5] [build=simd128|relaxed]
+// (`relaxed`: build/mnv2-relaxed.wasm, FMA, which npm run bench's wasm cells use where Node runs it).
 // `root` is a directory with dist/ and build/ (e.g. a copy of an older build), so two builds
 // can be run alternately under the same machine load.
 import path from 'node:path';
@@ -21,7 +22,10 @@ const { createWasmExecutor } = await imp('backend/wasm/executor.js');
 const wasmIndex = await imp('backend/wasm/index.js');
 const { compileMobileNetV2 } = wasmIndex;
 const { loadWasmKernelsFromFile } = await imp('backend/wasm/node.js');
-const wasmFile = path.join(root, 'build/mnv2.wasm');
+const build = process.argv[5] ?? 'simd128';
+const wasmFile = path.join(root, build === 'relaxed' ? 'build/mnv2-relaxed.wasm' : 'build/mnv2.wasm');
+const nodeWasm = await imp('backend/wasm/node.js');
+if (build === 'relaxed' && !nodeWasm.enableRelaxedSimd?.()) throw new Error('perf.mjs: this Node cannot run the relaxed-SIMD build');
 
 const classes = 1000;
 const input = (b) => {
@@ -79,4 +83,4 @@ for (const c of cells) {
   }, reps);
 }
 const fmt = Object.entries(out).map(([k, [w, c]]) => `${k} ${w.toFixed(0)} (cpu ${c.toFixed(0)})`).join('  ');
-console.log(`${path.basename(root)}: ${fmt} ms  (load ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+console.log(`${path.basename(root)} (${build}): ${fmt} ms  (load ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')})`);
