@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadWasmKernels, loadWasmKernelsSync } from '../../../src/backend/wasm/kernels.js';
-import { loadWasmKernelsFromFile } from '../../../src/backend/wasm/node.js';
+import { loadWasmKernels, loadWasmKernelsSync, preferredKernelFile, relaxedSimdSupported } from '../../../src/backend/wasm/kernels.js';
+import { defaultKernelBuild, defaultWasmPath, enableRelaxedSimd, loadWasmKernelsFromFile } from '../../../src/backend/wasm/node.js';
 import { WasmArena } from '../../../src/backend/wasm/arena.js';
 import { testKernels } from './helpers.js';
 
@@ -42,5 +42,36 @@ describe('loading the wasm kernels', () => {
     expect(k.memory.buffer.byteLength).toBeGreaterThan(before);
     k.f32[(big >> 2) + before - 1] = 5;
     expect(Array.from(k.f32.subarray(p >> 2, (p >> 2) + 3))).toEqual([1, 2, 3]);
+  });
+});
+
+describe('choosing the kernel build', () => {
+  it('Node loads the relaxed-SIMD build by default (switching the V8 flag on where needed), SIMD128 on request', () => {
+    testKernels('relaxed');
+    expect(enableRelaxedSimd()).toBe(true);
+    expect(relaxedSimdSupported()).toBe(true);
+    expect(preferredKernelFile()).toBe('mnv2-relaxed.wasm');
+    const saved = process.env.MNV2_WASM_SIMD;
+    try {
+      delete process.env.MNV2_WASM_SIMD;
+      expect(defaultKernelBuild()).toBe('relaxed');
+      expect(defaultWasmPath()).toMatch(/build\/mnv2-relaxed\.wasm$/);
+      expect(loadWasmKernelsFromFile().relaxedSimd).toBe(true);
+      process.env.MNV2_WASM_SIMD = 'simd128';
+      expect(defaultKernelBuild()).toBe('simd128');
+      expect(defaultWasmPath()).toMatch(/build\/mnv2\.wasm$/);
+      expect(loadWasmKernelsFromFile().relaxedSimd).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.MNV2_WASM_SIMD;
+      else process.env.MNV2_WASM_SIMD = saved;
+    }
+  });
+
+  it('the two builds export the same kernels, and each says which it is', () => {
+    const simd = testKernels('simd128');
+    const relaxed = testKernels('relaxed');
+    const names = (k: typeof simd) => Object.keys(k.exports).sort();
+    expect(names(relaxed)).toEqual(names(simd));
+    expect([simd.relaxedSimd, relaxed.relaxedSimd]).toEqual([false, true]);
   });
 });
