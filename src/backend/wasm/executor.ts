@@ -115,6 +115,8 @@ export class WasmMobileNetV2Executor {
   private readonly maxC: number;
   private caches: OpCache[] = [];
   private pass: Pass | null = null;
+  /** The last op's weight gradient, deferred until the next op's all-reduce (see allReduceStart). */
+  private pendingWgrad: (() => void) | null = null;
   /** The folded-BN inference plan used while `features` is frozen (see forwardFolded). */
   private folded: FoldedPlan | null = null;
   /**
@@ -123,6 +125,15 @@ export class WasmMobileNetV2Executor {
    * normalize with the statistics of the whole batch, as PyTorch does (see parallel/).
    */
   allReduce: AllReduce = () => {};
+  /**
+   * allReduce in two phases: publish, then (the returned function) wait and sum. Backward runs
+   * the previous op's deferred weight gradient in between, so that shards compute instead of
+   * waiting at the barrier. The default is the synchronous allReduce.
+   */
+  allReduceStart: (values: Float64Array) => () => void = (values) => {
+    this.allReduce(values);
+    return () => {};
+  };
   /** Gathers each shard's shifted BN forward sums (see channelShiftedSums64), combined in shard order. */
   allGather: AllGather = (values) => [values];
   /**
@@ -316,6 +327,7 @@ export class WasmMobileNetV2Executor {
     try {
       return this.backwardImpl(pass, gPooled, needInputGrad);
     } catch (e) {
+      this.pendingWgrad = null;
       throw outOfMemory(e, `backward of batch ${pass.N} at ${pass.H}x${pass.W}`);
     }
   }
@@ -381,9 +393,13 @@ export class WasmMobileNetV2Executor {
       pool.release(gOut);
       g = gy;
     }
-    if (!g) return null;
+    if (!g) {
+      this.runPendingWgrad();
+      return null;
+    }
     const gx = this.backOp(this.stem, g, 0, scratch);
     pool.release(g);
+    this.runPendingWgrad();
     if (!needInputGrad || !gx) return null;
     return new Tensor(nhwcToNchw(this.kernels.f32, gx >> 2, N, 3, pass.H, pass.W), [N, 3, pass.H, pass.W]);
   }
@@ -585,7 +601,9 @@ export class WasmMobileNetV2Executor {
     sums.set(new Float64Array(buf, s.sumDy, C));
     sums.set(new Float64Array(buf, s.sumDyXc, C), C);
     sums[2 * C] = mLocal;
-    this.allReduce(sums);
+    const finish = this.allReduceStart(sums);
+    this.runPendingWgrad();
+    finish();
     const sumDy = sums.subarray(0, C);
     const sumDyXc = sums.subarray(C, 2 * C);
     const M = sums[2 * C];
@@ -627,21 +645,6 @@ export class WasmMobileNetV2Executor {
 
     const x = c.x;
     const w = op.conv.weight.data.data;
-    if (wTrain) {
-      let g: Float32Array;
-      if (op.kind === 'pointwise') {
-        // Already in PyTorch's [Cout, Cin] layout; accumulate copies it out of wasm memory.
-        k.pointwiseWgrad(mLocal, op.cin, C, x.ptr, gz, s.dw);
-        g = this.kernels.f32.subarray(s.dw >> 2, (s.dw >> 2) + C * op.cin);
-      } else if (op.kind === 'depthwise') {
-        k.depthwise3x3Wgrad(N, x.H, x.W, C, x.ptr, gz, s.dw, s.rowAcc, op.stride, OH, OW);
-        g = depthwiseGradToTorch(this.kernels.f32, s.dw >> 2, C);
-      } else {
-        k.conv3x3c3Wgrad(N, x.H, x.W, x.ptr, gz, s.dw, s.rowAcc, C, op.stride, OH, OW);
-        g = stemGradToTorch(this.kernels.f32, s.dw >> 2, C);
-      }
-      this.accumulate(op.conv.weight, g);
-    }
     let gx = 0;
     if (needDx) {
       gx = s.pool.take();
@@ -656,8 +659,34 @@ export class WasmMobileNetV2Executor {
         k.conv3x3c3Dgrad(N, x.H, x.W, gz, s.wPack, gx, C, op.stride, OH, OW);
       }
     }
-    s.pool.release(gz);
+    if (!wTrain) {
+      s.pool.release(gz);
+      return gx;
+    }
+    // The weight gradient is needed by nothing below: it runs during the next op's all-reduce.
+    this.pendingWgrad = () => {
+      let g: Float32Array;
+      if (op.kind === 'pointwise') {
+        // Already in PyTorch's [Cout, Cin] layout; accumulate copies it out of wasm memory.
+        k.pointwiseWgrad(mLocal, op.cin, C, x.ptr, gz, s.dw);
+        g = this.kernels.f32.subarray(s.dw >> 2, (s.dw >> 2) + C * op.cin);
+      } else if (op.kind === 'depthwise') {
+        k.depthwise3x3Wgrad(N, x.H, x.W, C, x.ptr, gz, s.dw, s.rowAcc, op.stride, OH, OW);
+        g = depthwiseGradToTorch(this.kernels.f32, s.dw >> 2, C);
+      } else {
+        k.conv3x3c3Wgrad(N, x.H, x.W, x.ptr, gz, s.dw, s.rowAcc, C, op.stride, OH, OW);
+        g = stemGradToTorch(this.kernels.f32, s.dw >> 2, C);
+      }
+      this.accumulate(op.conv.weight, g);
+      s.pool.release(gz);
+    };
     return gx;
+  }
+
+  private runPendingWgrad(): void {
+    const run = this.pendingWgrad;
+    this.pendingWgrad = null;
+    run?.();
   }
 }
 

@@ -17,6 +17,8 @@ const WAIT_MS = 200;
 
 export class WorkerAborted extends Error {}
 
+const done = (): void => {};
+
 /** Shared memory of one reducer group: `threads` workers, each call at most `maxLength` float64s. */
 export interface ReducerBuffers {
   control: SharedArrayBuffer;
@@ -71,18 +73,30 @@ export class Reducer {
 
   /** Sums `values` in place over the workers of this step, in rank order. */
   allReduce = (values: Float64Array): void => {
+    this.allReduceStart(values)();
+  };
+
+  /**
+   * allReduce in two phases: publishes `values` and returns at once; the returned function
+   * waits for the other workers and then sums into `values`. Work done in between overlaps the
+   * wait (it must not use `values`).
+   */
+  allReduceStart = (values: Float64Array): (() => void) => {
     const parties = Atomics.load(this.ctl, PARTIES);
-    if (parties <= 1) return;
+    if (parties <= 1) return done;
     const { threads, maxLength } = this.b;
     if (values.length > maxLength) throw new Error(`allReduce: ${values.length} values, the buffers hold ${maxLength}`);
     const bank = this.calls++ & 1;
     this.slots.set(values, (bank * threads + this.rank) * maxLength);
-    this.barrier(parties);
-    for (let i = 0; i < values.length; i++) {
-      let acc = 0;
-      for (let r = 0; r < parties; r++) acc += this.slots[(bank * threads + r) * maxLength + i];
-      values[i] = acc;
-    }
+    const gen = this.arrive(parties);
+    return () => {
+      this.waitFor(gen);
+      for (let i = 0; i < values.length; i++) {
+        let acc = 0;
+        for (let r = 0; r < parties; r++) acc += this.slots[(bank * threads + r) * maxLength + i];
+        values[i] = acc;
+      }
+    };
   };
 
   /**
@@ -117,14 +131,24 @@ export class Reducer {
   }
 
   private barrier(parties: number): void {
+    this.waitFor(this.arrive(parties));
+  }
+
+  /** Counts this worker in at the barrier (the last one opens it); returns the generation to await. */
+  private arrive(parties: number): number {
     const ctl = this.ctl;
     const gen = Atomics.load(ctl, GENERATION);
     if (Atomics.add(ctl, ARRIVED, 1) === parties - 1) {
       Atomics.store(ctl, ARRIVED, 0);
       Atomics.add(ctl, GENERATION, 1);
       Atomics.notify(ctl, GENERATION);
-      return;
     }
+    return gen;
+  }
+
+  /** Waits until the barrier of generation `gen` has opened. */
+  private waitFor(gen: number): void {
+    const ctl = this.ctl;
     while (Atomics.load(ctl, GENERATION) === gen) {
       if (Atomics.load(ctl, ABORT)) throw new WorkerAborted('allReduce: another worker failed');
       Atomics.wait(ctl, GENERATION, gen, WAIT_MS);

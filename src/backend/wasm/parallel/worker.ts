@@ -89,6 +89,7 @@ export class KernelWorker {
         const reducer = new Reducer(req.reducer, req.rank);
         exec.allReduce = reducer.allReduce;
         exec.allGather = reducer.allGather;
+        exec.allReduceStart = reducer.allReduceStart;
         const bns = featureBatchNorms(model);
         const bnParams = new Set<Parameter>(bns.flatMap((b) => [b.weight, b.bias]));
         const reduced = new Set(params.flatMap((p, i) => (bnParams.has(p) ? [i] : [])));
