@@ -2,7 +2,9 @@
  * Runtime-safe: the all-reduce that data-parallel training workers use for BatchNorm's batch
  * sums. Each worker writes its partial sums into its own slot of a SharedArrayBuffer, waits on an
  * Atomics barrier, then every worker adds the slots up in rank order, so all of them get
- * bit-identical totals (and the executor code stays synchronous and sequential).
+ * bit-identical totals (and the executor code stays synchronous and sequential). The forward's
+ * statistics use allGather (every slot, in rank order, combined by the caller); backward uses the
+ * two-phase allReduceStart, to compute while the other workers catch up.
  */
 
 /** Indices into the control Int32Array. */
