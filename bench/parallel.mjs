@@ -55,6 +55,8 @@ async function trainStep(freeze, nThreads) {
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-4 });
   // Adam's update on wasm (main thread) where the build has it, as npm run bench's training cells.
   if (wasmIndex.createWasmAdamKernel) opt.kernel = wasmIndex.createWasmAdamKernel(loadWasmKernelsFromFile());
+  // The head's products on wasm too, as mnv2 train and npm run bench do.
+  if (wasmIndex.createWasmLinearKernel) model.classifier.at(1).kernel = wasmIndex.createWasmLinearKernel(loadWasmKernelsFromFile());
   try {
     return await time(async () => {
       opt.zeroGrad();

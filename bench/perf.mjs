@@ -69,6 +69,8 @@ for (const c of cells) {
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
   // Adam's update on wasm where the build has it, as npm run bench's training cells run it.
   if (wasmIndex.createWasmAdamKernel) opt.kernel = wasmIndex.createWasmAdamKernel(loadWasmKernelsFromFile(wasmFile));
+  // The head's products on wasm too, as mnv2 train and npm run bench do.
+  if (wasmIndex.createWasmLinearKernel) model.classifier.at(1).kernel = wasmIndex.createWasmLinearKernel(loadWasmKernelsFromFile(wasmFile));
   const x = input(8);
   if (c === 'frozenfeat') {
     // The executor's share of the frozen step: features forward only (the head is JS modules).

@@ -34,4 +34,5 @@ export {
   WasmMobileNetV2,
   compileMobileNetV2,
   createWasmAdamKernel,
+  createWasmLinearKernel,
 } from './backend/wasm/index.js';

@@ -89,7 +89,13 @@ function trainableModel(sd) {
 }
 
 /** A step through an executor (single-thread or parallel; forward/backward may be async), Adam in JS. */
+/** The head's products on wasm, as `mnv2 train` does on the wasm backend (a kernel instance of its own). */
+function wasmHead(linear, build) {
+  linear.kernel = mnv2.createWasmLinearKernel(mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build)));
+}
+
 function executorStep(model, exec, build) {
+  wasmHead(model.classifier.at(1), build);
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
   // The update loop on wasm (bit-identical to the JS one), as `mnv2 train` runs it with the wasm backend.
   opt.kernel = mnv2.createWasmAdamKernel(mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build)));
@@ -128,6 +134,7 @@ export function wasmFrozenStepFolded(sd) {
   const linear = new Linear(1280, 1000, { rng });
   linear.weight.data.copy_(sd.get('classifier.1.weight'));
   linear.bias.data.copy_(sd.get('classifier.1.bias'));
+  wasmHead(linear);
   const head = new Sequential(new Dropout(0.2, { rng }), linear).train();
   const opt = new Adam(head.parameters(), { lr: 1e-3 });
   opt.kernel = mnv2.createWasmAdamKernel(mnv2Node.loadWasmKernelsFromFile());

@@ -16,6 +16,7 @@ import { Rng } from '../tensor/rng.js';
 import { MobileNetV2 } from '../models/mobilenetv2.js';
 import { BatchNorm2d } from '../nn/layers/batch_norm.js';
 import { Dropout } from '../nn/layers/dropout.js';
+import { Linear } from '../nn/layers/linear.js';
 import { noGrad } from '../nn/grad_mode.js';
 import { Adam, AdamW, SGD, StepLR, CosineAnnealingLR, type Optimizer, type LRScheduler } from '../optim/index.js';
 import { loadWeightsFile, saveFileAtomic } from '../io/node.js';
@@ -23,6 +24,7 @@ import { compileMobileNetV2 } from '../backend/wasm/mobilenetv2.js';
 import { defaultWasmPath, loadWasmKernelsFromFile } from '../backend/wasm/node.js';
 import type { WasmKernels } from '../backend/wasm/kernels.js';
 import { createWasmAdamKernel } from '../backend/wasm/optim.js';
+import { createWasmLinearKernel } from '../backend/wasm/linear.js';
 import { createWasmExecutor } from '../backend/wasm/executor.js';
 import { createParallelExecutor, createParallelInference, defaultThreads, parallelWorkerScript } from '../backend/wasm/parallel/node.js';
 import { loadImageFolder, classIndicesJson, type ImageFolderSplit } from '../data/folder.js';
@@ -278,6 +280,9 @@ async function train(
   }
   // Adam's update on wasm too (bit-identical to the JS loop), on a kernel instance of its own.
   if (kernels && optimizer instanceof Adam) optimizer.kernel = createWasmAdamKernel(loadWasmKernelsFromFile(defaultWasmPath()));
+  // And the classifier's products (the head trains on cached features or after the backbone).
+  const head = model.classifier.at(1);
+  if (kernels && head instanceof Linear) head.kernel = createWasmLinearKernel(loadWasmKernelsFromFile(defaultWasmPath()));
   let pool: DecodePool | null = null;
   if (opts.workers === 0) {
     // decoding on the main thread, as asked

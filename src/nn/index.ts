@@ -7,7 +7,7 @@ export type { Conv2dConfig } from './layers/conv2d.js';
 export { BatchNorm2d } from './layers/batch_norm.js';
 export { ReLU6 } from './layers/activation.js';
 export { Dropout } from './layers/dropout.js';
-export { Linear } from './layers/linear.js';
+export { Linear, type LinearKernel } from './layers/linear.js';
 export { AdaptiveAvgPool2d, Flatten } from './layers/pooling.js';
 export { Sequential } from './layers/sequential.js';
 export * as init from './init.js';

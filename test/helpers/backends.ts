@@ -1,6 +1,8 @@
 import type { MobileNetV2 } from '../../src/models/mobilenetv2.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { createWasmExecutor } from '../../src/backend/wasm/executor.js';
+import { createWasmLinearKernel } from '../../src/backend/wasm/linear.js';
+import { Linear } from '../../src/nn/layers/linear.js';
 import { ambiguousUnits, flipUnits, type Unit } from './kinks.js';
 import { trainKernels } from '../backend/wasm/train/helpers.js';
 import type { KernelBuild } from '../../src/backend/wasm/node.js';
@@ -50,6 +52,9 @@ export function wasmBackendFor(build: KernelBuild): TrainBackend {
     moduleBackward: false,
     attach(model) {
       const exec = createWasmExecutor(trainKernels(build), model);
+      // The head's products on wasm as well, as `mnv2 train` runs them (an instance of its own).
+      const linear = model.classifier.at(1);
+      if (linear instanceof Linear) linear.kernel = createWasmLinearKernel(trainKernels(build));
       let last: Unit[] = [];
       return {
         forward(x) {

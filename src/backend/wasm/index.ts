@@ -10,3 +10,4 @@ export {
 export { WasmMobileNetV2Executor, createWasmExecutor, KINK_AMBIGUITY, type Unit as ReluUnit } from './executor.js';
 export { trainExports, type WasmTrainExports } from './train/kernels.js';
 export { createWasmAdamKernel } from './optim.js';
+export { createWasmLinearKernel } from './linear.js';

@@ -6,7 +6,21 @@ import { Parameter } from '../parameter.js';
 import { isGradEnabled } from '../grad_mode.js';
 import { defaultLayerInit_ } from '../init.js';
 
+/**
+ * The three products of a Linear layer computed elsewhere (the WASM backend's
+ * `createWasmLinearKernel`), within float32 rounding of the JS ops.
+ */
+export interface LinearKernel {
+  forward(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor;
+  backwardInput(gradOut: Tensor, weight: Tensor): Tensor;
+  backwardParams(gradOut: Tensor, x: Tensor): { gradWeight: Tensor; gradBias: Tensor };
+}
+
+const JS_LINEAR: LinearKernel = { forward: linear, backwardInput: linearBackwardInput, backwardParams: linearBackwardParams };
+
 export class Linear extends Module {
+  /** Where the products run; null: the JS ops (src/ops/linear.ts). */
+  kernel: LinearKernel | null = null;
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly weight: Parameter;
@@ -24,7 +38,12 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     this.input = isGradEnabled() ? x : null;
-    return linear(x, this.weight.data, this.bias?.data ?? null);
+    return (this.kernel ?? JS_LINEAR).forward(x, this.weight.data, this.bias?.data ?? null);
+  }
+
+  /** dL/dx for `gradOut` (no state used or changed: callers may compute it before backward). */
+  backwardInput(gradOut: Tensor): Tensor {
+    return (this.kernel ?? JS_LINEAR).backwardInput(gradOut, this.weight.data);
   }
 
   override backward(gradOut: Tensor, needInputGrad = true): Tensor | null {
@@ -32,11 +51,11 @@ export class Linear extends Module {
     if (!x) throw new Error('Linear.backward: no activations kept (forward ran without grad mode, or backward ran twice)');
     this.input = null;
     if (this.weight.requiresGrad || this.bias?.requiresGrad) {
-      const { gradWeight, gradBias } = linearBackwardParams(gradOut, x);
+      const { gradWeight, gradBias } = (this.kernel ?? JS_LINEAR).backwardParams(gradOut, x);
       this.weight.accumulateGrad(gradWeight.data);
       this.bias?.accumulateGrad(gradBias.data);
     }
-    return needInputGrad ? linearBackwardInput(gradOut, this.weight.data) : null;
+    return needInputGrad ? this.backwardInput(gradOut) : null;
   }
 
   protected override clearOwnCache(): void {

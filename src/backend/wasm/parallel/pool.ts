@@ -19,7 +19,6 @@ import { isGradEnabled } from '../../../nn/grad_mode.js';
 import { Dropout } from '../../../nn/layers/dropout.js';
 import { Linear } from '../../../nn/layers/linear.js';
 import type { Sequential } from '../../../nn/layers/sequential.js';
-import { linearBackwardInput } from '../../../ops/linear.js';
 import { concatRows, sliceRows, splitRows, type ModelShape, type ParamSlot, type Reply, type Request, type WireTensor } from './protocol.js';
 import { createReducerBuffers, resetReducer, type ReducerBuffers } from './sync.js';
 import { featureBatchNorms, featureParamSlots } from './worker.js';
@@ -280,7 +279,7 @@ export class ParallelMobileNetV2Executor {
       if (head) {
         // The head's input gradient first, with the very functions its modules use, so that the
         // workers start on features while the Linear's parameter gradients are computed here.
-        gPooled = head.dropout.backward(linearBackwardInput(gradLogits, head.linear.weight.data), true);
+        gPooled = head.dropout.backward(head.linear.backwardInput(gradLogits), true);
       } else {
         gPooled = this.model.classifier.backward(gradLogits, needPooled);
       }
