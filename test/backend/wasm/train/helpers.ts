@@ -13,3 +13,14 @@ export function ambiguousUnitsWasm(exec: WasmMobileNetV2Executor, forward: () =>
   forward();
   return exec.ambiguousUnits();
 }
+
+/** Deterministic xorshift floats in [lo, hi) (reproducible kernel inputs without fast-check). */
+export function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    out[i] = lo + ((s >>> 8) / 16777216) * (hi - lo);
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import { trainExports, type WasmTrainExports } from '../../../../src/backend/was
 import {
   depthwiseGradToTorch, packGemmWeightsTransposed, stemGradToTorch,
 } from '../../../../src/backend/wasm/train/pack.js';
-import { trainKernels } from './helpers.js';
+import { trainKernels, rand } from './helpers.js';
 import { WASM_BUILDS } from '../helpers.js';
 import type { WasmKernels, WasmKernelExports } from '../../../../src/backend/wasm/kernels.js';
 
@@ -21,16 +21,6 @@ let kernels: WasmKernels;
 let k: WasmTrainExports;
 let ex: WasmKernelExports;
 const RUNS = { numRuns: 40, seed: 20261128 };
-
-function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = lo + ((s >>> 8) / 16777216) * (hi - lo);
-  }
-  return out;
-}
 
 class Mem {
   readonly arena = new WasmArena(kernels);

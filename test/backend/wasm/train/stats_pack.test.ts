@@ -6,7 +6,7 @@ import { nchwToNhwc, packGemmWeights } from '../../../../src/backend/wasm/pack.j
 import { trainExports, type WasmTrainExports } from '../../../../src/backend/wasm/train/kernels.js';
 import { packGemmWeightsTransposed } from '../../../../src/backend/wasm/train/pack.js';
 import { WASM_BUILDS } from '../helpers.js';
-import { trainKernels } from './helpers.js';
+import { trainKernels, rand } from './helpers.js';
 
 /**
  * channelShiftedSums64 (BN's one-pass batch statistics) against the two-pass float64 sums of
@@ -18,16 +18,6 @@ import { trainKernels } from './helpers.js';
 let kernels: WasmKernels;
 let k: WasmTrainExports;
 const RUNS = { numRuns: 40, seed: 20261129 };
-
-function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = lo + ((s >>> 8) / 16777216) * (hi - lo);
-  }
-  return out;
-}
 
 function put(arena: WasmArena, a: Float32Array, extra = 0): number {
   const p = arena.allocScratch(a.length + extra);
