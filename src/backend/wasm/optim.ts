@@ -7,6 +7,9 @@ import type { AdamCoefficients, AdamKernel } from '../../optim/adam.js';
 import type { WasmKernels } from './kernels.js';
 import { WasmArena } from './arena.js';
 
+/** Floats per array per chunk (a multiple of 4, so only a parameter's last chunk has a SIMD tail). */
+const CHUNK = 32768;
+
 interface AdamExports {
   adamUpdate(
     n: number, w: number, g: number, m: number, v: number,
@@ -25,20 +28,24 @@ export function createWasmAdamKernel(kernels: WasmKernels): AdamKernel {
   if (typeof ex.adamUpdate !== 'function') throw new Error('mnv2.wasm: missing export adamUpdate (rebuild with `npm run build:wasm`)');
   const adamUpdate = ex.adamUpdate.bind(ex);
   const arena = new WasmArena(kernels);
+  // The four arrays go through wasm memory in chunks small enough to stay in L2 (4 x 128 KB):
+  // copied in, updated and copied out while hot, instead of three sweeps over main memory.
+  arena.resetScratch();
+  const [pw, pg, pm, pv] = [0, 1, 2, 3].map(() => arena.allocScratch(CHUNK));
   return {
     update(w: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, c: AdamCoefficients): void {
-      const n = w.length;
-      arena.resetScratch();
-      const [pw, pg, pm, pv] = [w, grad, m, v].map((a) => {
-        const p = arena.allocScratch(n);
-        kernels.f32.set(a, p >> 2);
-        return p;
-      });
-      adamUpdate(n, pw, pg, pm, pv, c.lerpCoeff, c.b2, c.oneMinusB2, c.negStepSize, c.bc2Sqrt, c.eps, c.decayMode, c.decay);
       const f32 = kernels.f32;
-      w.set(f32.subarray(pw >> 2, (pw >> 2) + n));
-      m.set(f32.subarray(pm >> 2, (pm >> 2) + n));
-      v.set(f32.subarray(pv >> 2, (pv >> 2) + n));
+      for (let i0 = 0; i0 < w.length; i0 += CHUNK) {
+        const n = Math.min(CHUNK, w.length - i0);
+        f32.set(w.subarray(i0, i0 + n), pw >> 2);
+        f32.set(grad.subarray(i0, i0 + n), pg >> 2);
+        f32.set(m.subarray(i0, i0 + n), pm >> 2);
+        f32.set(v.subarray(i0, i0 + n), pv >> 2);
+        adamUpdate(n, pw, pg, pm, pv, c.lerpCoeff, c.b2, c.oneMinusB2, c.negStepSize, c.bc2Sqrt, c.eps, c.decayMode, c.decay);
+        w.set(f32.subarray(pw >> 2, (pw >> 2) + n), i0);
+        m.set(f32.subarray(pm >> 2, (pm >> 2) + n), i0);
+        v.set(f32.subarray(pv >> 2, (pv >> 2) + n), i0);
+      }
     },
   };
 }
