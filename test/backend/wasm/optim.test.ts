@@ -62,6 +62,19 @@ describe.each(WASM_BUILDS)('createWasmAdamKernel (%s build)', (build) => {
     }), { numRuns: 150 });
   });
 
+  it('a parameter larger than the kernel's copy chunk (32768 floats) is updated whole, bit-identically', () => {
+    const n = 70001; // two full chunks and a tail that is not a multiple of 4
+    const wave = (f: number) => Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * f) * 2));
+    const make = (withKernel: boolean) => (ps: Parameter[]) => {
+      const o = new AdamW(ps, { lr: 0.01, weightDecay: 0.05 });
+      o.kernel = withKernel ? kernel : null;
+      return o;
+    };
+    const init = [wave(0.37)];
+    const grads = [[wave(1.3)], [wave(0.71)]];
+    expectBitIdentical(run(make(true), init, grads), run(make(false), init, grads));
+  });
+
   it('a perturbed update is caught: one more step differs', () => {
     const init = [[0.5, -0.25, 1, 2, 3]];
     const g = [[0.1, -0.2, 0.3, 0.4, -0.5]];
