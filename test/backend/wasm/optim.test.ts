@@ -62,7 +62,7 @@ describe.each(WASM_BUILDS)('createWasmAdamKernel (%s build)', (build) => {
     }), { numRuns: 150 });
   });
 
-  it('a parameter larger than the kernel's copy chunk (32768 floats) is updated whole, bit-identically', () => {
+  it('a parameter larger than one copy chunk of the kernel (32768 floats) is updated whole, bit-identically', () => {
     const n = 70001; // two full chunks and a tail that is not a multiple of 4
     const wave = (f: number) => Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * f) * 2));
     const make = (withKernel: boolean) => (ps: Parameter[]) => {
