@@ -172,6 +172,24 @@ function maskRelu6s(g: f32, a: f32): f32 {
  * where g = dy, masked by ReLU6 on its output `a` when `a` is not 0.
  */
 export function bnBackwardSums(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
+  backwardSums(M, C, dy, a, x, mean, sumDy64, sumDyXc64, false);
+}
+
+/**
+ * bnBackwardSums for a BN followed by ReLU6, which also leaves the masked gradient in dy (g
+ * where 0 < a < 6, else 0), so that bnBackwardDx then runs without the mask (a = 0): one load
+ * and the mask fewer per element there, for one store here. Same sums, bit for bit.
+ */
+export function bnBackwardSumsMaskInPlace(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
+  backwardSums(M, C, dy, a, x, mean, sumDy64, sumDyXc64, true);
+}
+
+// The two entry points' shared body; `writeBack` is a constant at each inlined call, so each
+// export compiles to its own loop without the test.
+@inline
+function backwardSums(
+  M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize, writeBack: bool,
+): void {
   zero64(C, sumDy64);
   zero64(C, sumDyXc64);
   const ps = <usize>C << 2;
@@ -183,6 +201,7 @@ export function bnBackwardSums(M: i32, C: i32, dy: usize, a: usize, x: usize, me
       const cb = <usize>c << 2;
       let g = v128.load(dy + off + cb);
       if (a) g = maskRelu6(g, v128.load(a + off + cb));
+      if (writeBack) v128.store(dy + off + cb, g);
       const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
       const s = sumDy64 + (<usize>c << 3);
       const t = sumDyXc64 + (<usize>c << 3);
@@ -197,46 +216,7 @@ export function bnBackwardSums(M: i32, C: i32, dy: usize, a: usize, x: usize, me
       const cb = <usize>c << 2;
       let g = load<f32>(dy + off + cb);
       if (a) g = maskRelu6s(g, load<f32>(a + off + cb));
-      const xc = load<f32>(x + off + cb) - load<f32>(mean + cb);
-      const s = sumDy64 + (<usize>c << 3);
-      const t = sumDyXc64 + (<usize>c << 3);
-      store<f64>(s, load<f64>(s) + <f64>g);
-      store<f64>(t, load<f64>(t) + <f64>g * <f64>xc);
-    }
-  }
-}
-
-/**
- * bnBackwardSums for a BN followed by ReLU6, which also leaves the masked gradient in dy (g
- * where 0 < a < 6, else 0), so that bnBackwardDx then runs without the mask (a = 0): one load
- * and the mask fewer per element there, for one store here. Same sums, bit for bit.
- */
-export function bnBackwardSumsMaskInPlace(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
-  zero64(C, sumDy64);
-  zero64(C, sumDyXc64);
-  const ps = <usize>C << 2;
-  const cVec = C & ~3;
-  for (let m = 0; m < M; m++) {
-    const off = <usize>m * ps;
-    let c = 0;
-    for (; c < cVec; c += 4) {
-      const cb = <usize>c << 2;
-      const g = maskRelu6(v128.load(dy + off + cb), v128.load(a + off + cb));
-      v128.store(dy + off + cb, g);
-      const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
-      const s = sumDy64 + (<usize>c << 3);
-      const t = sumDyXc64 + (<usize>c << 3);
-      const gLo = f64x2.promote_low_f32x4(g);
-      const gHi = f64x2.promote_low_f32x4(f32x4.shuffle(g, g, 2, 3, 2, 3));
-      v128.store(s, f64x2.add(v128.load(s), gLo));
-      v128.store(s, f64x2.add(v128.load(s, 16), gHi), 16);
-      v128.store(t, madd64(gLo, f64x2.promote_low_f32x4(xc), v128.load(t)));
-      v128.store(t, madd64(gHi, f64x2.promote_low_f32x4(f32x4.shuffle(xc, xc, 2, 3, 2, 3)), v128.load(t, 16)), 16);
-    }
-    for (; c < C; c++) {
-      const cb = <usize>c << 2;
-      const g = maskRelu6s(load<f32>(dy + off + cb), load<f32>(a + off + cb));
-      store<f32>(dy + off + cb, g);
+      if (writeBack) store<f32>(dy + off + cb, g);
       const xc = load<f32>(x + off + cb) - load<f32>(mean + cb);
       const s = sumDy64 + (<usize>c << 3);
       const t = sumDyXc64 + (<usize>c << 3);
