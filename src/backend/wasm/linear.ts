@@ -26,36 +26,36 @@ export function createWasmLinearKernel(kernels: WasmKernels): LinearKernel {
   const take = (p: number, n: number): Float32Array => kernels.f32.slice(p >> 2, (p >> 2) + n);
   const pad8 = (n: number) => Math.ceil(n / 8) * 8;
 
+  /**
+   * rows [n, K] . B [K, N] (+ bias) with B packed from the PyTorch-layout weight [out, in]
+   * (`transposed`: B = W, as dX = dY W; else B = W^T, as y = x W^T).
+   */
+  const timesWeight = (rows: Tensor, weight: Tensor, transposed: boolean, bias: Tensor | null): Tensor => {
+    const [n, K] = rows.shape;
+    const [outF, inF] = weight.shape;
+    const N = transposed ? inF : outF;
+    arena.resetScratch();
+    const pw = put(weight.data);
+    const packed = arena.allocScratch(pad8(N) * K);
+    if (transposed) k.packGemmPanelsT(pw, outF, inF, packed);
+    else k.packGemmPanels(pw, outF, inF, packed);
+    const pb = put(bias ? bias.data : new Float32Array(0), pad8(N));
+    const pr = put(rows.data);
+    const py = arena.allocScratch(n * N);
+    gemm(n, K, N, pr, packed, pb, py, -Infinity, Infinity, 0);
+    return new Tensor(take(py, n * N), [n, N]);
+  };
+
   return {
     forward(x, weight, bias) {
-      const [n, inF] = x.shape;
-      const [outF, wIn] = weight.shape;
-      if (x.shape.length !== 2 || wIn !== inF) throw new Error(`linear: input ${formatShape(x.shape)} does not match weight ${formatShape(weight.shape)}`);
-      arena.resetScratch();
-      const pw = put(weight.data);
-      const packed = arena.allocScratch(pad8(outF) * inF);
-      k.packGemmPanels(pw, outF, inF, packed);
-      const pb = put(bias ? bias.data : new Float32Array(0), pad8(outF));
-      const px = put(x.data);
-      const py = arena.allocScratch(n * outF);
-      gemm(n, inF, outF, px, packed, pb, py, -Infinity, Infinity, 0);
-      return new Tensor(take(py, n * outF), [n, outF]);
+      if (x.shape.length !== 2 || weight.shape[1] !== x.shape[1]) {
+        throw new Error(`linear: input ${formatShape(x.shape)} does not match weight ${formatShape(weight.shape)}`);
+      }
+      return timesWeight(x, weight, false, bias);
     },
 
-    backwardInput(gradOut, weight) {
-      const [n, outF] = gradOut.shape;
-      const inF = weight.shape[1];
-      arena.resetScratch();
-      const pw = put(weight.data);
-      // dX = dY W: a GEMM over K = out of W^T's panels, as the executor's dgrad.
-      const packed = arena.allocScratch(pad8(inF) * outF);
-      k.packGemmPanelsT(pw, outF, inF, packed);
-      const zero = put(new Float32Array(0), pad8(inF));
-      const pg = put(gradOut.data);
-      const pdx = arena.allocScratch(n * inF);
-      gemm(n, outF, inF, pg, packed, zero, pdx, -Infinity, Infinity, 0);
-      return new Tensor(take(pdx, n * inF), [n, inF]);
-    },
+    // dX = dY W: a GEMM over K = out of W^T's panels, as the executor's dgrad.
+    backwardInput: (gradOut, weight) => timesWeight(gradOut, weight, true, null),
 
     backwardParams(gradOut, x) {
       const [n, outF] = gradOut.shape;
