@@ -30,8 +30,7 @@ export function createWasmAdamKernel(kernels: WasmKernels): AdamKernel {
   const arena = new WasmArena(kernels);
   // The four arrays go through wasm memory in chunks small enough to stay in L2 (4 x 128 KB):
   // copied in, updated and copied out while hot, instead of three sweeps over main memory.
-  arena.resetScratch();
-  const [pw, pg, pm, pv] = [0, 1, 2, 3].map(() => arena.allocScratch(CHUNK));
+  const [pw, pg, pm, pv] = [0, 1, 2, 3].map(() => arena.allocPersistent(CHUNK));
   return {
     update(w: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, c: AdamCoefficients): void {
       const f32 = kernels.f32;
