@@ -184,16 +184,21 @@ export class ParallelMobileNetV2Executor {
   private readonly group: Group;
   private readonly reducer: ReducerBuffers;
   private readonly paramView: Float32Array;
-  /** Rank 0's region of the shared gradient buffer: the shards' summed gradients after a backward. */
-  private readonly gradView: Float32Array;
+  /**
+   * Each `features` parameter's view of the shared parameter buffer, which the executor made its
+   * `data`: the optimizer updates the workers' copy in place. A parameter whose `data` was
+   * replaced since is copied in before each forward.
+   */
+  private readonly paramViews: Float32Array[];
   private readonly slots: ParamSlot[];
   private readonly params: Parameter[];
   private readonly bns: BatchNorm2d[];
+  private readonly total: number;
   private pass: { parties: number; N: number } | null = null;
   private busy = false;
 
   /** @internal use createParallelExecutorWith */
-  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer, grads: SharedArrayBuffer) {
+  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer) {
     this.model = model;
     this.threads = threads;
     this.group = group;
@@ -202,7 +207,13 @@ export class ParallelMobileNetV2Executor {
     const s = featureParamSlots(model);
     this.slots = s.slots;
     this.params = s.params;
-    this.gradView = new Float32Array(grads, 0, s.total);
+    this.total = s.total;
+    this.paramViews = s.params.map((p, i) => {
+      const view = this.paramView.subarray(s.slots[i].offset, s.slots[i].offset + s.slots[i].size);
+      view.set(p.data.data);
+      p.data = new Tensor(view, p.data.shape);
+      return view;
+    });
     this.bns = featureBatchNorms(model);
   }
 
@@ -220,7 +231,9 @@ export class ParallelMobileNetV2Executor {
       const N = x.shape[0];
       const shards = splitRows(N, this.threads);
       const parties = shards.length;
-      this.params.forEach((p, i) => this.paramView.set(p.data.data, this.slots[i].offset));
+      this.params.forEach((p, i) => {
+        if (p.data.data !== this.paramViews[i]) this.paramViews[i].set(p.data.data);
+      });
       const requiresGrad = Uint8Array.from(this.params, (p) => (p.requiresGrad ? 1 : 0));
       const training = Uint8Array.from(this.bns, (b) => (b.training ? 1 : 0));
       const running = new Float32Array(this.bns.reduce((n, b) => n + 2 * b.numFeatures, 0));
@@ -286,10 +299,13 @@ export class ParallelMobileNetV2Executor {
       if (!gPooled) return null;
       const shards = splitRows(pass.N, this.threads);
       resetReducer(this.reducer, pass.parties);
+      // A fresh buffer each backward: the gradients handed out below stay valid (they are
+      // never overwritten by a later backward), and nothing has to be copied out of it.
+      const sums = new SharedArrayBuffer(this.total * 4);
       const pending = all(
         shards.map((s, i) => {
           const g = sliceRows(gPooled, s.start, s.count);
-          return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad }, [g.data.buffer as ArrayBuffer]);
+          return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad, sums }, [g.data.buffer as ArrayBuffer]);
         }),
       );
       try {
@@ -299,11 +315,15 @@ export class ParallelMobileNetV2Executor {
         await Promise.allSettled([pending]);
       }
       const replies = (await pending) as Extract<OkReply, { type: 'grads' }>[];
-      // The workers summed the shards' gradients into rank 0's region (BN's are all-reduced sums already).
+      // The workers summed the shards' gradients into `sums` (BN's are all-reduced sums already);
+      // a parameter without a gradient takes its view as is.
+      const sumView = new Float32Array(sums);
       this.params.forEach((p, i) => {
         if (!p.requiresGrad || !replies[0].present[i]) return;
         const { offset, size } = this.slots[i];
-        p.accumulateGrad(this.gradView.subarray(offset, offset + size));
+        const g = sumView.subarray(offset, offset + size);
+        if (p.grad === null) p.grad = new Tensor(g, p.data.shape);
+        else p.accumulateGrad(g);
       });
       if (!needInputGrad || replies.some((r) => !r.dx)) return null;
       const dx = concatRows(replies.map((r) => r.dx!));
@@ -340,7 +360,7 @@ export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV
   checkThreads(opts.threads, 'createParallelExecutor');
   const { slots, total } = featureParamSlots(model);
   const params = new SharedArrayBuffer(total * 4);
-  const grads = new SharedArrayBuffer(opts.threads * total * 4);
+  const grads = new SharedArrayBuffer((opts.threads - 1) * total * 4);
   const maxC = Math.max(...featureBatchNorms(model).map((b) => b.numFeatures));
   // Backward all-reduces 2C + 1 values per BN; forward gathers 3C + 1 (channelShiftedSums64 and the count).
   const reducer = createReducerBuffers(opts.threads, 3 * maxC + 1);
@@ -348,5 +368,5 @@ export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV
   const group = await startGroup(spawn, opts.threads, (rank) => ({
     type: 'initTraining', wasm: opts.wasm, config, rank, params, grads, slots, reducer,
   }));
-  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params, grads);
+  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params);
 }

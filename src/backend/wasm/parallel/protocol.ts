@@ -34,7 +34,7 @@ export type Request =
       config: ModelShape;
       rank: number;
       params: SharedArrayBuffer;
-      /** One region of `total` floats per rank: each worker's gradients, summed into rank 0's by the workers. */
+      /** One region of `total` floats per rank but the first: rank r > 0 writes its gradients into region r - 1. */
       grads: SharedArrayBuffer;
       slots: ParamSlot[];
       reducer: ReducerBuffers;
@@ -53,7 +53,14 @@ export type Request =
       /** Rank 0 sends back the updated running statistics. */
       wantRunning: boolean;
     }
-  | { id: number; type: 'backward'; gPooled: WireTensor; needInputGrad: boolean };
+  | {
+      id: number;
+      type: 'backward';
+      gPooled: WireTensor;
+      needInputGrad: boolean;
+      /** `total` floats: rank 0 writes its gradients here, and the workers add the other ranks' in. */
+      sums: SharedArrayBuffer;
+    };
 
 export type Reply =
   | { id: number; ok: true; type: 'ready' }
@@ -65,7 +72,7 @@ export type Reply =
       type: 'grads';
       /**
        * Whether slot i got a gradient; its sum over the shards is then at the slot's offset in
-       * rank 0's region of the shared gradient buffer.
+       * the request's `sums`.
        */
       present: Uint8Array;
       dx: WireTensor | null;

@@ -25,6 +25,8 @@ interface TrainState {
   reduced: Set<number>;
   grads: SharedArrayBuffer;
   total: number;
+  /** Where this worker's gradients go: the backward's `sums` (rank 0) or its own region of `grads`. */
+  mine: Float32Array;
   /** Which slots got a gradient in the current backward. */
   present: Uint8Array;
 }
@@ -93,17 +95,18 @@ export class KernelWorker {
         const bns = featureBatchNorms(model);
         const bnParams = new Set<Parameter>(bns.flatMap((b) => [b.weight, b.bias]));
         const reduced = new Set(params.flatMap((p, i) => (bnParams.has(p) ? [i] : [])));
-        const mine = new Float32Array(req.grads, req.rank * total * 4, total);
         const slotOf = new Map(params.map((p, i) => [p, i] as const));
         const present = new Uint8Array(slots.length);
-        // Each backward's gradients go straight into this worker's region of the shared buffer
-        // (one per parameter and backward: the main thread accumulates across backward passes).
+        const mine = req.rank > 0 ? new Float32Array(req.grads, (req.rank - 1) * total * 4, total) : new Float32Array(0);
+        const t: TrainState = { exec, reducer, params, slots, bns, reduced, grads: req.grads, total, mine, present };
+        // Each backward's gradients go straight into shared memory (one per parameter and
+        // backward: the main thread accumulates across backward passes).
         exec.accumulate = (p, g) => {
           const i = slotOf.get(p)!;
-          mine.set(g, slots[i].offset);
+          t.mine.set(g, slots[i].offset);
           present[i] = 1;
         };
-        this.train = { exec, reducer, params, slots, bns, reduced, grads: req.grads, total, present };
+        this.train = t;
         return { reply: { id: req.id, ok: true, type: 'ready' }, transfer: [] };
       }
       case 'forward': {
@@ -139,9 +142,11 @@ export class KernelWorker {
         const t = this.requireTrain();
         t.reducer.beginStep();
         t.present.fill(0);
+        const sums = new Float32Array(req.sums);
+        if (t.reducer.rank === 0) t.mine = sums;
         const dx = t.exec.backwardFeatures(new Tensor(req.gPooled.data, req.gPooled.shape), req.needInputGrad);
         const present = t.present.slice();
-        sumShards(t, present);
+        sumShards(t, sums, present);
         const wire: WireTensor | null = dx ? { data: own(dx.data), shape: [...dx.shape] } : null;
         const transfer = [present.buffer as ArrayBuffer];
         if (wire) transfer.push(wire.data.buffer as ArrayBuffer);
@@ -157,12 +162,12 @@ export class KernelWorker {
 }
 
 /**
- * Sums the shards' gradients into rank 0's region, each worker a contiguous share of the slots
- * (after a barrier: every region is written). Each element adds ranks 0, 1, ... in order, in
- * float32, as a sum on the main thread would. BN parameters are skipped: their gradients are
- * sums that every shard already holds in full.
+ * Adds the other shards' gradients into `sums`, which holds rank 0's, each worker a contiguous
+ * share of the slots (after a barrier: every region is written). Each element adds ranks 0, 1,
+ * ... in order, in float32, as a sum on the main thread would. BN parameters are skipped: their
+ * gradients are sums that every shard already holds in full.
  */
-function sumShards(t: TrainState, present: Uint8Array): void {
+function sumShards(t: TrainState, sums: Float32Array, present: Uint8Array): void {
   const parties = t.reducer.parties();
   if (parties <= 1) return;
   t.reducer.sync();
@@ -170,8 +175,8 @@ function sumShards(t: TrainState, present: Uint8Array): void {
   const lo = t.reducer.rank * share;
   const hi = Math.min(t.total, lo + share);
   if (lo >= hi) return;
-  const g0 = new Float32Array(t.grads, 0, t.total);
-  const others = Array.from({ length: parties - 1 }, (_, r) => new Float32Array(t.grads, (r + 1) * t.total * 4, t.total));
+  const g0 = sums;
+  const others = Array.from({ length: parties - 1 }, (_, r) => new Float32Array(t.grads, r * t.total * 4, t.total));
   t.slots.forEach((s, i) => {
     if (!present[i] || t.reduced.has(i)) return;
     const a = Math.max(lo, s.offset);

@@ -187,6 +187,47 @@ describe('ParallelMobileNetV2Executor (2 workers) vs the single-thread executor'
     expect(changed).toBe(158 + 104);
   });
 
+  it('a gradient handed out stays as it was after a later backward (the next one sums into new memory)', async () => {
+    const shape = [4, 3, 32, 32];
+    const m = makeModel(() => {});
+    const e = await parallel(m);
+    const opt = new SGD(m.parameters(), { lr: 0.05 });
+    const grads = async (seed: number): Promise<Tensor[]> => {
+      (m.classifier.at(0) as Dropout).setNextMask(dropMask(4));
+      const logits = await e.forward(new Tensor(randomInput(shape, seed), shape));
+      opt.zeroGrad();
+      await e.backward(crossEntropy(logits, [0, 1, 2, 3]).grad);
+      return m.features.parameters().map((p) => p.grad!);
+    };
+    const first = await grads(1);
+    const before = first.map((g) => g.data.slice());
+    const second = await grads(2);
+    first.forEach((g, i) => {
+      expect(second[i]).not.toBe(g);
+      expect(Array.from(g.data), `features parameter ${i}`).toEqual(Array.from(before[i]));
+    });
+    expect(second.some((g, i) => parity(g, before[i]).maxAbsErr > 0)).toBe(true);
+  });
+
+  it('a features parameter whose data was replaced after the executor was made is what the workers use', async () => {
+    const shape = [4, 3, 32, 32];
+    const x = new Tensor(randomInput(shape, 4), shape);
+    const replace = (m: MobileNetV2): void => {
+      for (const p of m.features.parameters()) p.data = new Tensor(p.data.data.map((v) => v * 0.9), p.data.shape);
+    };
+    const ref = makeModel(() => {});
+    ref.eval();
+    replace(ref);
+    const want = createWasmExecutor(kernels, ref).forward(x);
+    const m = makeModel(() => {});
+    m.eval();
+    const e = await parallel(m);
+    replace(m);
+    const got = await e.forward(x);
+    const q = parity(got, want);
+    expect(q.maxAbsErr).toBeLessThanOrEqual(q.bound);
+  });
+
   it('BN statistics are those of the whole batch: a shard-local BN would not match', async () => {
     // Control: run each 2-sample shard alone on the single-thread executor; its logits differ.
     const shape = [4, 3, 64, 64];
