@@ -50,6 +50,28 @@ export function batchStats(x: Tensor, eps: number): BatchStats {
   return { mean, varBiased, invStd, count };
 }
 
+/**
+ * BN as one float64 affine map per channel, x * scale + shift, rounded to float32
+ * once per element. Shared by `normalizeChannels` and the convolution epilogue
+ * that fuses eval-mode BN into the conv's store, so both round identically.
+ */
+export interface ChannelAffine {
+  scale: Float64Array;
+  shift: Float64Array;
+}
+
+/** scale = invStd * gamma, shift = beta - mean * scale, per channel. */
+export function channelAffine(mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null): ChannelAffine {
+  const c = mean.length;
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    scale[ch] = invStd[ch] * (gamma ? gamma[ch] : 1);
+    shift[ch] = (beta ? beta[ch] : 0) - mean[ch] * scale[ch];
+  }
+  return { scale, shift };
+}
+
 /** y = (x - mean) * invStd * gamma + beta with per-channel vectors. */
 export function normalizeChannels(
   x: Tensor,
@@ -61,9 +83,10 @@ export function normalizeChannels(
   const [n, c, hw] = dims(x);
   const xd = x.data;
   const out = new Float32Array(xd.length);
+  const affine = channelAffine(mean, invStd, gamma, beta);
   for (let ch = 0; ch < c; ch++) {
-    const scale = invStd[ch] * (gamma ? gamma[ch] : 1);
-    const shift = (beta ? beta[ch] : 0) - mean[ch] * scale;
+    const scale = affine.scale[ch];
+    const shift = affine.shift[ch];
     for (let b = 0; b < n; b++) {
       const base = (b * c + ch) * hw;
       for (let k = 0; k < hw; k++) out[base + k] = xd[base + k] * scale + shift;
@@ -85,9 +108,19 @@ export function batchNorm2dEval(
   if (runningMean.size !== c || runningVar.size !== c) {
     throw new Error(`batch_norm: running stats have ${runningMean.size} channels, input ${formatShape(x.shape)} has ${c}`);
   }
-  const invStd = new Float32Array(c);
-  for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(runningVar.data[ch] + eps);
-  return normalizeChannels(x, runningMean.data, invStd, gamma?.data ?? null, beta?.data ?? null);
+  return normalizeChannels(x, runningMean.data, evalInvStd(runningVar.data, eps), gamma?.data ?? null, beta?.data ?? null);
+}
+
+/** 1 / sqrt(runningVar + eps), rounded to float32 as the eval forward stores it. */
+function evalInvStd(runningVar: Float32Array, eps: number): Float32Array {
+  const invStd = new Float32Array(runningVar.length);
+  for (let ch = 0; ch < runningVar.length; ch++) invStd[ch] = 1 / Math.sqrt(runningVar[ch] + eps);
+  return invStd;
+}
+
+/** Eval-mode BN as the per-channel affine map `batchNorm2dEval` applies. */
+export function batchNorm2dEvalAffine(runningMean: Tensor, runningVar: Tensor, gamma: Tensor | null, beta: Tensor | null, eps: number): ChannelAffine {
+  return channelAffine(runningMean.data, evalInvStd(runningVar.data, eps), gamma?.data ?? null, beta?.data ?? null);
 }
 
 /**

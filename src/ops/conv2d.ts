@@ -1,5 +1,6 @@
 import { Tensor, formatShape } from '../tensor/tensor.js';
 import { matmul, transpose } from './gemm.js';
+import type { ChannelAffine } from './batch_norm.js';
 
 /**
  * 2-D convolution in NCHW, as torch.nn.functional.conv2d (cross-correlation),
@@ -49,6 +50,18 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   const ow = Math.floor((w + 2 * padding - kw) / stride) + 1;
   if (oh <= 0 || ow <= 0) throw new Error(`conv2d: input ${formatShape(xShape)} is smaller than kernel ${kh}x${kw} with padding ${padding}`);
   return { n, cin, h, w, cout, kh, kw, oh, ow, stride, padding, groups };
+}
+
+/**
+ * What a forward conv may apply to its output while the output is still in
+ * cache: an eval-mode BatchNorm's per-channel affine map, then ReLU6 if
+ * `relu6`. Each output is rounded to float32 first, then mapped and rounded
+ * again, then clamped: the same operations, in the same order, as
+ * conv2d -> batchNorm2dEval -> relu6_, so the fused forward is bit-identical
+ * to the separate ops.
+ */
+export interface ConvEpilogue extends ChannelAffine {
+  relu6: boolean;
 }
 
 type RowKernel = (outOff: number, inOff: number, wIdx: number, count: number) => void;
@@ -129,11 +142,12 @@ function isDirect3x3(g: ConvGeometry): boolean {
  * straight into the output; a dense layer (the stem) sums its input channels in
  * float64 first and rounds once.
  */
-function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32Array {
+function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry, post: ConvEpilogue | null): Float32Array {
   const { n, cin, h, w, cout, oh, ow, stride: s, groups } = g;
   const cinG = cin / groups;
   const coutG = cout / groups;
   const out = new Float32Array(n * cout * oh * ow);
+  const outBits = new Int32Array(out.buffer);
   const pw = w + 2;
   const padded = new Float32Array((h + 2) * pw);
   if (cinG === 1) {
@@ -141,7 +155,9 @@ function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32
       for (let co = 0; co < cout; co++) {
         const ci = Math.floor(co / coutG);
         padPlane(xd, (b * cin + ci) * h * w, h, w, padded);
-        window3x3(padded, pw, wd, co * 9, out, (b * cout + co) * oh * ow, oh, ow, s, false);
+        const o = (b * cout + co) * oh * ow;
+        window3x3(padded, pw, wd, co * 9, out, o, oh, ow, s, false);
+        if (post) applyEpilogue(out, outBits, o, oh * ow, post, co);
       }
     }
     return out;
@@ -155,7 +171,9 @@ function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32
       for (let co = grp * coutG; co < (grp + 1) * coutG; co++) {
         acc.fill(0);
         for (let cig = 0; cig < cinG; cig++) window3x3(planes[cig], pw, wd, (co * cinG + cig) * 9, acc, 0, oh, ow, s, true);
-        out.set(acc, (b * cout + co) * oh * ow);
+        const o = (b * cout + co) * oh * ow;
+        out.set(acc, o);
+        if (post) applyEpilogue(out, outBits, o, oh * ow, post, co);
       }
     }
   }
@@ -225,26 +243,101 @@ function window3x3(
   }
 }
 
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+/**
+ * With `post`, the output is that epilogue applied to the convolution (plus
+ * bias): conv2d(x, w, b, opts, bnRelu) equals relu6_(batchNorm2dEval(conv2d(x, w, b, opts))) bit for bit.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions = {}, post: ConvEpilogue | null = null): Tensor {
   const g = convGeometry(x.shape, weight.shape, opts);
+  if (post && (post.scale.length !== g.cout || post.shift.length !== g.cout)) {
+    throw new Error(`conv2d: epilogue has ${post.scale.length} channels, the convolution has ${g.cout} outputs`);
+  }
+  // A bias is added between the conv's rounding and the epilogue's, so then the epilogue gets its own pass.
+  const fused = bias ? null : post;
+  let y: Float32Array;
+  let pending = post;
   if (isPointwiseGemm(g)) {
     const hw = g.h * g.w;
-    const y = new Float32Array(g.n * g.cout * hw);
-    for (let b = 0; b < g.n; b++) matmul(g.cout, hw, g.cin, weight.data, 0, x.data, b * g.cin * hw, y, b * g.cout * hw);
-    if (bias) addChannelBias(y, bias.data, g.n, g.cout, hw);
-    return new Tensor(y, [g.n, g.cout, g.h, g.w]);
+    y = new Float32Array(g.n * g.cout * hw);
+    for (let b = 0; b < g.n; b++) pointwise(g, weight.data, x.data, b, y, fused);
+    if (fused) pending = null;
+  } else if (isDirect3x3(g)) {
+    y = direct3x3(x.data, weight.data, g, fused);
+    if (fused) pending = null;
+  } else {
+    y = convAnyFloat64(x.data, weight.data, g);
   }
-  if (isDirect3x3(g)) {
-    const y = direct3x3(x.data, weight.data, g);
-    if (bias) addChannelBias(y, bias.data, g.n, g.cout, g.oh * g.ow);
-    return new Tensor(y, [g.n, g.cout, g.oh, g.ow]);
+  const hw = g.oh * g.ow;
+  if (bias) addChannelBias(y, bias.data, g.n, g.cout, hw);
+  if (pending) {
+    const post = pending;
+    const bits = new Int32Array(y.buffer);
+    for (let b = 0; b < g.n; b++) {
+      for (let co = 0; co < g.cout; co++) applyEpilogue(y, bits, (b * g.cout + co) * hw, hw, post, co);
+    }
   }
+  return new Tensor(y, [g.n, g.cout, g.oh, g.ow]);
+}
+
+/**
+ * One image of a 1x1 conv as GEMM blocks. Wide images (the 112x112 and 56x56
+ * layers) go in column blocks whose K x cols slice of the input stays in L2
+ * while every row block of weights passes over it; without blocking each
+ * 4-row step streamed the whole input from L3 again. A block's outputs go
+ * through the epilogue right after the GEMM wrote them, while still in L1.
+ * Every output is the same k-order sum whatever the blocking.
+ */
+function pointwise(g: ConvGeometry, wd: Float32Array, xd: Float32Array, b: number, y: Float32Array, post: ConvEpilogue | null): void {
+  const hw = g.h * g.w;
+  const K = g.cin;
+  const M = g.cout;
+  const xOff = b * K * hw;
+  const yOff = b * M * hw;
+  const bits = post ? new Int32Array(y.buffer) : null;
+  // Columns: the whole plane when its K x hw floats fit in 256 KB or K is small
+  // (short columns stream well from L2), else ~64 KB slices a multiple of the
+  // 3-column tile wide (tail columns take a slower path).
+  const cols = K < 64 || K * hw <= 65536 ? hw : Math.max(48, Math.floor(16384 / K / 3) * 3);
+  for (let j0 = 0; j0 < hw; j0 += cols) {
+    const n = Math.min(cols, hw - j0);
+    // Rows: ~16K outputs (64 KB) per block, a multiple of the GEMM's 4 rows.
+    const rows = Math.max(4, Math.floor(16384 / n / 4) * 4);
+    for (let i = 0; i < M; i += rows) {
+      const m = Math.min(rows, M - i);
+      matmul(m, n, K, wd, i * K, xd, xOff + j0, y, yOff + i * hw + j0, false, hw);
+      if (post) for (let co = i; co < i + m; co++) applyEpilogue(y, bits!, yOff + co * hw + j0, n, post, co);
+    }
+  }
+}
+
+/** Output channel `co`'s count values from off, already rounded to float32, through the epilogue; `bits` views y's buffer. */
+function applyEpilogue(y: Float32Array, bits: Int32Array, off: number, count: number, post: ConvEpilogue, co: number): void {
+  const scale = post.scale[co];
+  const shift = post.shift[co];
+  const end = off + count;
+  if (!post.relu6) {
+    for (let k = off; k < end; k++) y[k] = y[k] * scale + shift;
+    return;
+  }
+  for (let k = off; k < end; k++) {
+    y[k] = y[k] * scale + shift;
+    // relu6_'s `v < 0 ? 0 : v > 6 ? 6 : v` on the float32 bit pattern, without
+    // branches: activations change sign unpredictably, and mispredicted
+    // branches cost more than the whole affine map. As signed int32, the
+    // negatives -Infinity..-MIN_VALUE are -2^31+1..-2^23 (not -0, 0x80000000,
+    // nor a NaN), and 6 < v <= Infinity is 0x40c00000 < bits <= 0x7f800000.
+    const i = bits[k];
+    const neg = -(+(i <= -0x800000) & +(i !== -0x80000000));
+    const big = -(+(i > 0x40c00000) & +(i <= 0x7f800000));
+    bits[k] = (i & ~(neg | big)) | (0x40c00000 & big);
+  }
+}
+
+function convAnyFloat64(xd: Float32Array, wd: Float32Array, g: ConvGeometry): Float32Array {
   // Accumulated in float64 and rounded once: closer to PyTorch's blocked float32
   // sums than a long sequential float32 sum, which matters next to ReLU6's kinks.
   const acc = new Float64Array(g.n * g.cout * g.oh * g.ow);
   const out = acc;
-  const xd = x.data;
-  const wd = weight.data;
   const s = g.stride;
   if (s === 1) {
     forEachRowSegment(g, (o, i, wi, count) => {
@@ -257,9 +350,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Con
       for (let k = 0; k < count; k++) out[o + k] += wv * xd[i + k * s];
     });
   }
-  const y = Float32Array.from(acc);
-  if (bias) addChannelBias(y, bias.data, g.n, g.cout, g.oh * g.ow);
-  return new Tensor(y, [g.n, g.cout, g.oh, g.ow]);
+  return Float32Array.from(acc);
 }
 
 /** dL/dx of conv2d: the transposed convolution of the output gradient. */

@@ -1,5 +1,7 @@
 /**
- * C[M x N] (+)= A[M x K] · B[K x N], all row-major and contiguous from their offsets.
+ * C[M x N] (+)= A[M x K] · B[K x N], all row-major from their offsets; A is
+ * contiguous, B and C rows are `ld` apart (N by default: contiguous), so a
+ * caller can take a column block of a wider matrix.
  *
  * The reference engine's pointwise convolutions are ~90% of MobileNetV2's work,
  * so they go through a 4x3 register tile: 12 float64 accumulators plus the 3 B
@@ -20,6 +22,7 @@ export function matmul(
   C: Float32Array | Float64Array,
   cOff: number,
   accumulate = false,
+  ld = N,
 ): void {
   const M4 = M - (M % 4);
   const N3 = N - (N % 3);
@@ -34,7 +37,7 @@ export function matmul(
       let c20 = 0, c21 = 0, c22 = 0;
       let c30 = 0, c31 = 0, c32 = 0;
       let b = bOff + j;
-      for (let k = 0; k < K; k++, b += N) {
+      for (let k = 0; k < K; k++, b += ld) {
         // `b + 0`, not `b`: with a bare loop variable as the index V8 emits a slower
         // loop (~20% on this kernel, V8 11 / Node 20); keep the addition.
         const b0 = B[b + 0], b1 = B[b + 1], b2 = B[b + 2];
@@ -47,16 +50,16 @@ export function matmul(
         const x3 = A[a3 + k];
         c30 += x3 * b0; c31 += x3 * b1; c32 += x3 * b2;
       }
-      let c = cOff + i * N + j;
+      let c = cOff + i * ld + j;
       store3(C, c, c00, c01, c02, accumulate);
-      c += N;
+      c += ld;
       store3(C, c, c10, c11, c12, accumulate);
-      c += N;
+      c += ld;
       store3(C, c, c20, c21, c22, accumulate);
-      c += N;
+      c += ld;
       store3(C, c, c30, c31, c32, accumulate);
     }
-    for (let j = N3; j < N; j++) for (let r = 0; r < 4; r++) dot(K, N, A, aOff + (i + r) * K, B, bOff + j, C, cOff + (i + r) * N + j, accumulate);
+    for (let j = N3; j < N; j++) for (let r = 0; r < 4; r++) dot(K, ld, A, aOff + (i + r) * K, B, bOff + j, C, cOff + (i + r) * ld + j, accumulate);
   }
   // Leftover rows (a Linear weight gradient with 5 classes has one): a 1x3 tile still reads each B row once per 3 outputs.
   for (let i = M4; i < M; i++) {
@@ -64,13 +67,13 @@ export function matmul(
     for (let j = 0; j < N3; j += 3) {
       let c0 = 0, c1 = 0, c2 = 0;
       let b = bOff + j;
-      for (let k = 0; k < K; k++, b += N) {
+      for (let k = 0; k < K; k++, b += ld) {
         const x = A[a + k];
         c0 += x * B[b + 0]; c1 += x * B[b + 1]; c2 += x * B[b + 2];
       }
-      store3(C, cOff + i * N + j, c0, c1, c2, accumulate);
+      store3(C, cOff + i * ld + j, c0, c1, c2, accumulate);
     }
-    for (let j = N3; j < N; j++) dot(K, N, A, a, B, bOff + j, C, cOff + i * N + j, accumulate);
+    for (let j = N3; j < N; j++) dot(K, ld, A, a, B, bOff + j, C, cOff + i * ld + j, accumulate);
   }
 }
 
@@ -171,9 +174,9 @@ function store3(C: Float32Array | Float64Array, c: number, v0: number, v1: numbe
   }
 }
 
-function dot(K: number, N: number, A: Float32Array, a: number, B: Float32Array, b: number, C: Float32Array | Float64Array, c: number, accumulate: boolean): void {
+function dot(K: number, ld: number, A: Float32Array, a: number, B: Float32Array, b: number, C: Float32Array | Float64Array, c: number, accumulate: boolean): void {
   let s = 0;
-  for (let k = 0; k < K; k++, b += N) s += A[a + k] * B[b];
+  for (let k = 0; k < K; k++, b += ld) s += A[a + k] * B[b];
   C[c] = accumulate ? C[c] + s : s;
 }
 

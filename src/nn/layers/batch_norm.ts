@@ -1,6 +1,8 @@
 import { Tensor } from '../../tensor/tensor.js';
+import type { ConvEpilogue } from '../../ops/conv2d.js';
 import {
   batchNorm2dEval,
+  batchNorm2dEvalAffine,
   batchNorm2dEvalBackward,
   batchNorm2dTrainBackward,
   batchStats,
@@ -65,6 +67,11 @@ export class BatchNorm2d extends Module {
     this.getBuffer('num_batches_tracked').int64![0] += 1n;
     this.cache = isGradEnabled() ? { x, stats } : null;
     return normalizeChannels(x, stats.mean, stats.invStd, this.weight.data.data, this.bias.data.data);
+  }
+
+  /** This layer in eval mode as a conv epilogue: the per-channel map its forward applies, then ReLU6 if `relu6`. */
+  evalEpilogue(relu6 = false): ConvEpilogue {
+    return { ...batchNorm2dEvalAffine(this.runningMean, this.runningVar, this.weight.data, this.bias.data, this.eps), relu6 };
   }
 
   override backward(gradOut: Tensor, needInputGrad = true): Tensor | null {

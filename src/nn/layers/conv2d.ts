@@ -1,6 +1,6 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { defaultRng, type Rng } from '../../tensor/rng.js';
-import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight } from '../../ops/conv2d.js';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, type ConvEpilogue } from '../../ops/conv2d.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { isGradEnabled } from '../grad_mode.js';
@@ -48,8 +48,13 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardWithEpilogue(x, null);
+  }
+
+  /** forward, with an eval-mode BN (+ ReLU6) that follows this conv applied as the output is stored. */
+  forwardWithEpilogue(x: Tensor, post: ConvEpilogue | null): Tensor {
     this.input = isGradEnabled() ? x : null;
-    return conv2d(x, this.weight.data, this.bias?.data ?? null, this.opts);
+    return conv2d(x, this.weight.data, this.bias?.data ?? null, this.opts, post);
   }
 
   override backward(gradOut: Tensor, needInputGrad = true): Tensor | null {

@@ -1,5 +1,9 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { Module } from '../module.js';
+import { isGradEnabled } from '../grad_mode.js';
+import { Conv2d } from './conv2d.js';
+import { BatchNorm2d } from './batch_norm.js';
+import { ReLU6 } from './activation.js';
 
 /** Children named "0", "1", ... run in order, as torch.nn.Sequential. */
 export class Sequential extends Module {
@@ -21,9 +25,30 @@ export class Sequential extends Module {
     return m;
   }
 
+  /**
+   * Without grad mode, Conv2d -> eval BatchNorm2d (-> ReLU6) runs as one conv
+   * whose epilogue applies the BN map and the clamp while storing its output:
+   * the same float32 values as the three forwards (see `ConvEpilogue`), written
+   * once instead of three passes. Nothing is kept for backward either way.
+   */
   forward(x: Tensor): Tensor {
+    const layers = this.layers;
+    const fuse = !isGradEnabled();
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (let i = 0; i < layers.length; i++) {
+      const m = layers[i];
+      const bn = layers[i + 1];
+      if (fuse && isPlainConv(m) && isEvalBatchNorm(bn) && bn.numFeatures === m.outChannels) {
+        const act = layers[i + 2];
+        const relu = isPlainReLU6(act);
+        y = m.forwardWithEpilogue(y, bn.evalEpilogue(relu));
+        bn.clearCache();
+        if (relu) act.clearCache();
+        i += relu ? 2 : 1;
+        continue;
+      }
+      y = m.forward(y);
+    }
     return y;
   }
 
@@ -54,4 +79,18 @@ export class Sequential extends Module {
     }
     return g;
   }
+}
+
+// Only layers whose forward is the library's own: a subclass or an instance
+// that replaces forward gets its forward called.
+function isPlainConv(m: Module | undefined): m is Conv2d {
+  return m instanceof Conv2d && m.forward === Conv2d.prototype.forward;
+}
+
+function isEvalBatchNorm(m: Module | undefined): m is BatchNorm2d {
+  return m instanceof BatchNorm2d && !m.training && m.forward === BatchNorm2d.prototype.forward;
+}
+
+function isPlainReLU6(m: Module | undefined): m is ReLU6 {
+  return m instanceof ReLU6 && m.forward === ReLU6.prototype.forward;
 }
