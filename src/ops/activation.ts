@@ -36,3 +36,17 @@ export function relu6Backward(gradOut: Tensor, xOrY: Tensor): Tensor {
   for (let i = 0; i < g.length; i++) out[i] = v[i] <= 0 || v[i] >= 6 ? 0 : g[i];
   return new Tensor(out, gradOut.shape);
 }
+
+/**
+ * relu6_'s `v < 0 ? 0 : v > 6 ? 6 : v` on a float32 bit pattern, without
+ * branches, for epilogues fused into a kernel's store: activations change sign
+ * unpredictably, and mispredicted branches cost more than the whole BN map.
+ * As signed int32, the negatives -Infinity..-MIN_VALUE are -2^31+1..-2^23
+ * (not -0, 0x80000000, nor a NaN), and 6 < v <= Infinity is
+ * 0x40c00000 < bits <= 0x7f800000.
+ */
+export function relu6Bits(i: number): number {
+  const neg = -(+(i <= -0x800000) & +(i !== -0x80000000));
+  const big = -(+(i > 0x40c00000) & +(i <= 0x7f800000));
+  return (i & ~(neg | big)) | (0x40c00000 & big);
+}
