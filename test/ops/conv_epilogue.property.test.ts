@@ -16,7 +16,8 @@ import { Sequential } from '../../src/nn/layers/sequential.js';
  * The eval forward fuses conv -> BatchNorm -> ReLU6 into the conv's store and
  * blocks wide pointwise GEMMs by columns. Both must leave every output bit as
  * the separate ops and the unblocked GEMM produce, for every conv path
- * (pointwise GEMM, direct 3x3 depthwise and stem, the generic loop, with bias).
+ * (pointwise GEMM, direct 3x3 depthwise and stem, narrow and wide planes, the
+ * generic loop, with bias).
  */
 
 const bitsOf = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length);
@@ -87,7 +88,7 @@ const outSize = (size: number, k: number, stride: number, padding: number): numb
  */
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
-    kind: fc.constantFrom('pointwise', 'pointwise-wide', 'depthwise', 'stem', 'generic'),
+    kind: fc.constantFrom('pointwise', 'pointwise-wide', 'depthwise', 'depthwise-wide', 'stem', 'generic'),
     n: fc.integer({ min: 1, max: 2 }),
     h: fc.integer({ min: 1, max: 9 }),
     w: fc.integer({ min: 1, max: 9 }),
@@ -109,6 +110,9 @@ const caseArb: fc.Arbitrary<Case> = fc
         return { ...base, n: 1, cin: 64 + r.c, cout: r.cout, k: 1, stride: 1, padding: 0, groups: 1, h: 32 + 4 * r.h, w: 28 + 5 * r.w };
       case 'depthwise':
         return { ...base, cin: r.c, cout: r.c, k: 3, stride: r.stride, padding: 1, groups: r.c, h: r.h, w: r.w };
+      case 'depthwise-wide':
+        // Planes 32+ wide are padded row by row with set(subarray).
+        return { ...base, cin: r.c, cout: r.c, k: 3, stride: r.stride, padding: 1, groups: r.c, h: r.h, w: 28 + 2 * r.w };
       case 'stem':
         return { ...base, cin: 1 + (r.c % 4), cout: r.cout, k: 3, stride: r.stride, padding: 1, groups: 1, h: r.h, w: r.w };
       default:
