@@ -11,7 +11,7 @@ export { adamUpdate } from './optim';
 
 // Training: BN train forward/backward with fused ReLU6, and the backward of every conv.
 export {
-  channelSum64, channelSqDev64, channelShiftedSums64, affineClamp, bnBackwardSums, bnBackwardSumsMaskInPlace, bnBackwardDx,
+  channelShiftedSums64, affineClamp, bnBackwardSums, bnBackwardSumsRelu6, bnBackwardDx, bnBackwardDxRelu6,
   relu6Backward, addInPlace, globalAvgPoolBackward,
 } from './train/bn';
 export { pointwiseWgrad } from './train/pointwise';

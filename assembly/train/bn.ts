@@ -12,52 +12,6 @@ function madd64(a: v128, b: v128, c: v128): v128 {
 // Statistics and the backward channel sums are accumulated in float64 (a channel sums over
 // N*H*W values, and float32 would lose digits PyTorch keeps). A pointer of 0 means "absent".
 
-/** out64[c] = sum_m x[m, c], in float64. */
-export function channelSum64(M: i32, C: i32, x: usize, out64: usize): void {
-  zero64(C, out64);
-  const ps = <usize>C << 2;
-  const cVec = C & ~3;
-  for (let m = 0; m < M; m++) {
-    const row = x + <usize>m * ps;
-    let c = 0;
-    for (; c < cVec; c += 4) {
-      const v = v128.load(row + (<usize>c << 2));
-      const o = out64 + (<usize>c << 3);
-      v128.store(o, f64x2.add(v128.load(o), f64x2.promote_low_f32x4(v)));
-      v128.store(o, f64x2.add(v128.load(o, 16), f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3))), 16);
-    }
-    for (; c < C; c++) {
-      const o = out64 + (<usize>c << 3);
-      store<f64>(o, load<f64>(o) + <f64>load<f32>(row + (<usize>c << 2)));
-    }
-  }
-}
-
-/** out64[c] = sum_m (x[m, c] - mean64[c])^2, in float64 (the second pass of a two-pass variance). */
-export function channelSqDev64(M: i32, C: i32, x: usize, mean64: usize, out64: usize): void {
-  zero64(C, out64);
-  const ps = <usize>C << 2;
-  const cVec = C & ~3;
-  for (let m = 0; m < M; m++) {
-    const row = x + <usize>m * ps;
-    let c = 0;
-    for (; c < cVec; c += 4) {
-      const v = v128.load(row + (<usize>c << 2));
-      const o = out64 + (<usize>c << 3);
-      const mu = mean64 + (<usize>c << 3);
-      const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), v128.load(mu));
-      const d1 = f64x2.sub(f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3)), v128.load(mu, 16));
-      v128.store(o, f64x2.add(v128.load(o), f64x2.mul(d0, d0)));
-      v128.store(o, f64x2.add(v128.load(o, 16), f64x2.mul(d1, d1)), 16);
-    }
-    for (; c < C; c++) {
-      const o = out64 + (<usize>c << 3);
-      const d = <f64>load<f32>(row + (<usize>c << 2)) - load<f64>(mean64 + (<usize>c << 3));
-      store<f64>(o, load<f64>(o) + d * d);
-    }
-  }
-}
-
 // Rows per tile of channelShiftedSums64: a tile (~64 KB) stays in L2 while each group of 4
 // channels sweeps down its rows with its sums in registers.
 const TILE_BYTES: i32 = 65536;
@@ -155,40 +109,53 @@ export function affineClamp(M: i32, C: i32, x: usize, scale: usize, shift: usize
   }
 }
 
-// ReLU6's gradient passes only where its output is strictly inside (0, 6).
+// ReLU6's gradient passes only where its output is strictly inside (0, 6). The backward recomputes
+// that output's pre-clamp value v = z*scale + shift from the BN input z, with the very float32
+// operations affineClamp used (so the same bits), instead of reading the stored output: both
+// backward passes read z anyway, so each element costs one stream (y) and one store (the masked
+// gradient written back for the second pass) less.
 @inline
-function maskRelu6(g: v128, a: v128): v128 {
-  const inside = v128.and(f32x4.gt(a, f32x4.splat(0)), f32x4.lt(a, f32x4.splat(6)));
-  return v128.and(g, inside);
+function maskRelu6(g: v128, z: v128, scale: v128, shift: v128): v128 {
+  return v128.and(g, insideRelu6(f32x4.add(f32x4.mul(z, scale), shift)));
 }
 
 @inline
-function maskRelu6s(g: f32, a: f32): f32 {
-  return a > 0 && a < 6 ? g : 0;
+function maskRelu6s(g: f32, z: f32, scale: f32, shift: f32): f32 {
+  return insideRelu6s(z * scale + shift) ? g : 0;
+}
+
+@inline
+function insideRelu6(v: v128): v128 {
+  return v128.and(f32x4.gt(v, f32x4.splat(0)), f32x4.lt(v, f32x4.splat(6)));
+}
+
+@inline
+function insideRelu6s(v: f32): bool {
+  return v > 0 && v < 6;
+}
+
+/** Channel sums of the BN backward: sumDy64[c] = sum dy, sumDyXc64[c] = sum dy * (x - mean[c]). */
+export function bnBackwardSums(M: i32, C: i32, dy: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
+  backwardSums(M, C, dy, x, mean, 0, 0, sumDy64, sumDyXc64, false);
 }
 
 /**
- * Channel sums of the BN backward: sumDy64[c] = sum g, sumDyXc64[c] = sum g * (x - mean[c]),
- * where g = dy, masked by ReLU6 on its output `a` when `a` is not 0.
+ * bnBackwardSums for a BN followed by ReLU6: dy is the gradient at the ReLU6 output, masked here
+ * by ReLU6's pass-through region, recomputed from x (the BN input) and the forward's per-channel
+ * scale and shift (see maskRelu6).
  */
-export function bnBackwardSums(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
-  backwardSums(M, C, dy, a, x, mean, sumDy64, sumDyXc64, false);
+export function bnBackwardSumsRelu6(
+  M: i32, C: i32, dy: usize, x: usize, mean: usize, scale: usize, shift: usize, sumDy64: usize, sumDyXc64: usize,
+): void {
+  backwardSums(M, C, dy, x, mean, scale, shift, sumDy64, sumDyXc64, true);
 }
 
-/**
- * bnBackwardSums for a BN followed by ReLU6, which also leaves the masked gradient in dy (g
- * where 0 < a < 6, else 0), so that bnBackwardDx then runs without the mask (a = 0): one load
- * and the mask fewer per element there, for one store here. Same sums, bit for bit.
- */
-export function bnBackwardSumsMaskInPlace(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize): void {
-  backwardSums(M, C, dy, a, x, mean, sumDy64, sumDyXc64, true);
-}
-
-// The two entry points' shared body; `writeBack` is a constant at each inlined call, so each
-// export compiles to its own loop without the test.
+// The two entry points' shared body; `relu6` is a constant at each inlined call, so each export
+// compiles to its own loop without the test. Every term is added in float64: the bias gradient
+// is sum(dy), which may cancel to far below sum(|dy|).
 @inline
 function backwardSums(
-  M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, sumDy64: usize, sumDyXc64: usize, writeBack: bool,
+  M: i32, C: i32, dy: usize, x: usize, mean: usize, scale: usize, shift: usize, sumDy64: usize, sumDyXc64: usize, relu6: bool,
 ): void {
   zero64(C, sumDy64);
   zero64(C, sumDyXc64);
@@ -199,10 +166,10 @@ function backwardSums(
     let c = 0;
     for (; c < cVec; c += 4) {
       const cb = <usize>c << 2;
+      const z = v128.load(x + off + cb);
       let g = v128.load(dy + off + cb);
-      if (a) g = maskRelu6(g, v128.load(a + off + cb));
-      if (writeBack) v128.store(dy + off + cb, g);
-      const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
+      if (relu6) g = maskRelu6(g, z, v128.load(scale + cb), v128.load(shift + cb));
+      const xc = f32x4.sub(z, v128.load(mean + cb));
       const s = sumDy64 + (<usize>c << 3);
       const t = sumDyXc64 + (<usize>c << 3);
       const gLo = f64x2.promote_low_f32x4(g);
@@ -214,10 +181,10 @@ function backwardSums(
     }
     for (; c < C; c++) {
       const cb = <usize>c << 2;
+      const z = load<f32>(x + off + cb);
       let g = load<f32>(dy + off + cb);
-      if (a) g = maskRelu6s(g, load<f32>(a + off + cb));
-      if (writeBack) store<f32>(dy + off + cb, g);
-      const xc = load<f32>(x + off + cb) - load<f32>(mean + cb);
+      if (relu6) g = maskRelu6s(g, z, load<f32>(scale + cb), load<f32>(shift + cb));
+      const xc = z - load<f32>(mean + cb);
       const s = sumDy64 + (<usize>c << 3);
       const t = sumDyXc64 + (<usize>c << 3);
       store<f64>(s, load<f64>(s) + <f64>g);
@@ -226,28 +193,45 @@ function backwardSums(
   }
 }
 
+
 /**
- * dx = ca[c] * g + cb[c] * (x - mean[c]) + cc[c], g as in bnBackwardSums. Train-mode BN is
+ * dx = ca[c] * dy + cb[c] * (x - mean[c]) + cc[c]. Train-mode BN is
  * ca = gamma*invStd, cb = -gamma*invStd^3*sum(g*(x-mean))/M, cc = -gamma*invStd*sum(g)/M;
  * eval-mode BN is ca = gamma/sqrt(running_var + eps) and cb = cc = 0.
  */
-export function bnBackwardDx(M: i32, C: i32, dy: usize, a: usize, x: usize, mean: usize, ca: usize, cbv: usize, cc: usize, dx: usize): void {
+export function bnBackwardDx(M: i32, C: i32, dy: usize, x: usize, mean: usize, ca: usize, cbv: usize, cc: usize, dx: usize): void {
+  backwardDx(M, C, dy, x, mean, 0, 0, ca, cbv, cc, dx, false);
+}
+
+/** bnBackwardDx with dy masked by the ReLU6 that follows the BN, as in bnBackwardSumsRelu6. */
+export function bnBackwardDxRelu6(
+  M: i32, C: i32, dy: usize, x: usize, mean: usize, scale: usize, shift: usize, ca: usize, cbv: usize, cc: usize, dx: usize,
+): void {
+  backwardDx(M, C, dy, x, mean, scale, shift, ca, cbv, cc, dx, true);
+}
+
+@inline
+function backwardDx(
+  M: i32, C: i32, dy: usize, x: usize, mean: usize, scale: usize, shift: usize, ca: usize, cbv: usize, cc: usize, dx: usize, relu6: bool,
+): void {
   const ps = <usize>C << 2;
   const cVec = <usize>(C & ~3) << 2;
   for (let m = 0; m < M; m++) {
     const off = <usize>m * ps;
     let cb: usize = 0;
     for (; cb < cVec; cb += 16) {
+      const z = v128.load(x + off + cb);
       let g = v128.load(dy + off + cb);
-      if (a) g = maskRelu6(g, v128.load(a + off + cb));
-      const xc = f32x4.sub(v128.load(x + off + cb), v128.load(mean + cb));
+      if (relu6) g = maskRelu6(g, z, v128.load(scale + cb), v128.load(shift + cb));
+      const xc = f32x4.sub(z, v128.load(mean + cb));
       const v = f32x4.add(madd(v128.load(cbv + cb), xc, f32x4.mul(v128.load(ca + cb), g)), v128.load(cc + cb));
       v128.store(dx + off + cb, v);
     }
     for (; cb < ps; cb += 4) {
+      const z = load<f32>(x + off + cb);
       let g = load<f32>(dy + off + cb);
-      if (a) g = maskRelu6s(g, load<f32>(a + off + cb));
-      const xc = load<f32>(x + off + cb) - load<f32>(mean + cb);
+      if (relu6) g = maskRelu6s(g, z, load<f32>(scale + cb), load<f32>(shift + cb));
+      const xc = z - load<f32>(mean + cb);
       store<f32>(dx + off + cb, load<f32>(ca + cb) * g + load<f32>(cbv + cb) * xc + load<f32>(cc + cb));
     }
   }
@@ -259,11 +243,11 @@ export function relu6Backward(n: i32, dy: usize, y: usize, dx: usize): void {
   let i = 0;
   for (; i < n4; i += 4) {
     const o = <usize>i << 2;
-    v128.store(dx + o, maskRelu6(v128.load(dy + o), v128.load(y + o)));
+    v128.store(dx + o, v128.and(v128.load(dy + o), insideRelu6(v128.load(y + o))));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dx + o, maskRelu6s(load<f32>(dy + o), load<f32>(y + o)));
+    store<f32>(dx + o, insideRelu6s(load<f32>(y + o)) ? load<f32>(dy + o) : 0);
   }
 }
 

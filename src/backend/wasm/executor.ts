@@ -83,7 +83,12 @@ interface OpCache {
   /** Per-channel affine of the forward (y = z*scale + shift before the clamp), for the kink scan. */
   scale: Float32Array;
   shift: Float32Array;
+  /** The same affine in wasm memory: the ReLU6 backward recomputes its mask from z with it. */
+  scalePtr: number;
+  shiftPtr: number;
   train: boolean;
+  /** flipUnits moved some of this op's ReLU6 outputs across a kink: its mask must come from y. */
+  flipped: boolean;
 }
 
 /**
@@ -456,7 +461,9 @@ export class WasmMobileNetV2Executor {
     for (const [name, i] of units) {
       const op = this.byRelu.get(name);
       if (!op) throw new Error(`flipUnits: ${name} is not a ReLU6 of this model`);
-      const j = this.nhwcIndex(this.caches[op.order].y, i, name);
+      const c = this.caches[op.order];
+      const j = this.nhwcIndex(c.y, i, name);
+      c.flipped = true;
       const v = f32[j];
       f32[j] = v > 0 && v < 6 ? 0 : v >= 6 ? 6 - 1e-7 : 1e-30;
     }
@@ -576,7 +583,7 @@ export class WasmMobileNetV2Executor {
     const relu = op.relu !== null;
     k.affineClamp(M, C, z, scalePtr, shiftPtr, y, relu ? RELU6_LO : -Infinity, relu ? RELU6_HI : Infinity, res);
     const yAct: Act = { ptr: y, N, H: OH, W: OW, C };
-    this.caches[op.order] = { x, z, y: yAct, wRaw, meanPtr, invStd, scale, shift, train: bn.training };
+    this.caches[op.order] = { x, z, y: yAct, wRaw, meanPtr, invStd, scale, shift, scalePtr, shiftPtr, train: bn.training, flipped: false };
     return yAct;
   }
 
@@ -589,12 +596,17 @@ export class WasmMobileNetV2Executor {
     const ex = this.kernels.exports;
     const { N, H: OH, W: OW, C } = c.y;
     const mLocal = N * OH * OW;
-    const mask = op.relu !== null ? c.y.ptr : 0;
     const bn = op.bn;
 
-    // With a ReLU6, its mask is applied to gy in place here (gy is this op's own buffer), not again in bnBackwardDx.
-    if (mask) k.bnBackwardSumsMaskInPlace(mLocal, C, gy, mask, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
-    else k.bnBackwardSums(mLocal, C, gy, 0, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
+    // ReLU6's mask comes from z and the forward's affine (not from the stored output y): both
+    // passes read z anyway, and they are memory-bound. After flipUnits (a test tool) it is y's.
+    let relu6 = op.relu !== null;
+    if (relu6 && c.flipped) {
+      maskByRelu6Output(this.kernels.f32, gy >> 2, c.y.ptr >> 2, mLocal * C);
+      relu6 = false;
+    }
+    if (relu6) k.bnBackwardSumsRelu6(mLocal, C, gy, c.z, c.meanPtr, c.scalePtr, c.shiftPtr, s.sumDy, s.sumDyXc);
+    else k.bnBackwardSums(mLocal, C, gy, c.z, c.meanPtr, s.sumDy, s.sumDyXc);
     const buf = this.kernels.memory.buffer;
     // [sum(dy), sum(dy*(z - mean)), count], over the whole batch when it is sharded.
     const sums = new Float64Array(2 * C + 1);
@@ -641,7 +653,8 @@ export class WasmMobileNetV2Executor {
     f32.set(cb, s.cb >> 2);
     f32.set(cc, s.cc >> 2);
     const gz = s.pool.take();
-    k.bnBackwardDx(mLocal, C, gy, 0, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
+    if (relu6) k.bnBackwardDxRelu6(mLocal, C, gy, c.z, c.meanPtr, c.scalePtr, c.shiftPtr, s.ca, s.cb, s.cc, gz);
+    else k.bnBackwardDx(mLocal, C, gy, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
 
     const x = c.x;
     const w = op.conv.weight.data.data;
@@ -766,6 +779,14 @@ class BufferPool {
 }
 
 /** Memory growth past wasm32's 4 GiB surfaces as a RangeError from Memory.grow; say what to change. */
+/** g[i] = 0 where the ReLU6 output y[i] is not strictly inside (0, 6); gy is the op's own buffer. */
+function maskByRelu6Output(f32: Float32Array, g: number, y: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = f32[y + i];
+    if (!(v > 0 && v < 6)) f32[g + i] = 0;
+  }
+}
+
 function outOfMemory(e: unknown, what: string): unknown {
   if (e instanceof RangeError && /memory/i.test(e.message)) {
     return new Error(`WasmMobileNetV2Executor: ${what} needs more WebAssembly memory than is available (${e.message}); use a smaller batch or input size`);

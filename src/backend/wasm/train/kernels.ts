@@ -2,13 +2,16 @@ import type { WasmKernels } from '../kernels.js';
 
 /** Training exports of build/mnv2.wasm (assembly/train/). Pointers are byte offsets; 0 means absent. */
 export interface WasmTrainExports {
-  channelSum64(M: number, C: number, x: number, out64: number): void;
-  channelSqDev64(M: number, C: number, x: number, mean64: number, out64: number): void;
   channelShiftedSums64(M: number, C: number, x: number, out64: number): void;
   affineClamp(M: number, C: number, x: number, scale: number, shift: number, out: number, lo: number, hi: number, res: number): void;
-  bnBackwardSums(M: number, C: number, dy: number, a: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
-  bnBackwardSumsMaskInPlace(M: number, C: number, dy: number, a: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
-  bnBackwardDx(M: number, C: number, dy: number, a: number, x: number, mean: number, ca: number, cb: number, cc: number, dx: number): void;
+  bnBackwardSums(M: number, C: number, dy: number, x: number, mean: number, sumDy64: number, sumDyXc64: number): void;
+  bnBackwardSumsRelu6(
+    M: number, C: number, dy: number, x: number, mean: number, scale: number, shift: number, sumDy64: number, sumDyXc64: number,
+  ): void;
+  bnBackwardDx(M: number, C: number, dy: number, x: number, mean: number, ca: number, cb: number, cc: number, dx: number): void;
+  bnBackwardDxRelu6(
+    M: number, C: number, dy: number, x: number, mean: number, scale: number, shift: number, ca: number, cb: number, cc: number, dx: number,
+  ): void;
   relu6Backward(n: number, dy: number, y: number, dx: number): void;
   addInPlace(n: number, a: number, b: number): void;
   globalAvgPoolBackward(N: number, HW: number, C: number, g: number, dx: number): void;
@@ -29,7 +32,7 @@ export interface WasmTrainExports {
 }
 
 const NAMES: readonly (keyof WasmTrainExports)[] = [
-  'channelSum64', 'channelSqDev64', 'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardSumsMaskInPlace', 'bnBackwardDx', 'relu6Backward', 'addInPlace',
+  'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardSumsRelu6', 'bnBackwardDx', 'bnBackwardDxRelu6', 'relu6Backward', 'addInPlace',
   'globalAvgPoolBackward', 'pointwiseWgrad', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
   'packGemmPanels', 'packGemmPanelsT', 'nchwToNhwc',
 ];

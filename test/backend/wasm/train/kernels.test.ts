@@ -72,33 +72,6 @@ describe.each(WASM_BUILDS)('training kernels (%s build) vs float64 references', 
     ex = kernels.exports;
   });
 
-  it('channelSum64 / channelSqDev64: per-channel sums over rows, in float64', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 1e9 }), (M, C, seed) => {
-      const m = new Mem();
-      const x = rand(M * C, seed, -3, 5);
-      const px = m.put(x);
-      const sum = m.alloc(C * 2);
-      k.channelSum64(M, C, px, sum);
-      const got = m.get64(sum, C);
-      const mean = new Float64Array(C);
-      for (let c = 0; c < C; c++) {
-        let s = 0;
-        for (let r = 0; r < M; r++) s += x[r * C + c];
-        mean[c] = s / M;
-        expect(Math.abs(got[c] - s)).toBeLessThanOrEqual(1e-12 * M * 5);
-      }
-      const pm = m.alloc(C * 2);
-      new Float64Array(kernels.memory.buffer, pm, C).set(mean);
-      k.channelSqDev64(M, C, px, pm, sum);
-      const sq = m.get64(sum, C);
-      for (let c = 0; c < C; c++) {
-        let s = 0;
-        for (let r = 0; r < M; r++) s += (x[r * C + c] - mean[c]) ** 2;
-        expect(Math.abs(sq[c] - s)).toBeLessThanOrEqual(1e-12 * Math.max(1, s));
-      }
-    }), RUNS);
-  });
-
   it('affineClamp: x*scale + shift, clamped, plus an optional residual', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 21 }), fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 1e9 }),
       (M, C, relu, withRes, seed) => {
@@ -121,29 +94,41 @@ describe.each(WASM_BUILDS)('training kernels (%s build) vs float64 references', 
       }), RUNS);
   });
 
-  it('bnBackwardSums / bnBackwardDx, with and without the fused ReLU6 mask', () => {
+  it('bnBackwardSums / bnBackwardDx, and the Relu6 variants that mask dy where 0 < x*scale + shift < 6', () => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 40 }), fc.integer({ min: 1, max: 21 }), fc.boolean(), fc.integer({ min: 1, max: 1e9 }), (M, C, masked, seed) => {
       const m = new Mem();
       const dy = rand(M * C, seed);
-      const a = rand(M * C, seed + 1, -2, 8);
-      // Exact kinks and outside values must block the gradient.
-      a[0] = 0;
-      if (a.length > 1) a[1] = 6;
       const x = rand(M * C, seed + 2, -4, 4);
+      const sc = rand(C, seed + 7, -2, 2);
+      const sh = rand(C, seed + 8, -3, 9);
+      // Exact kinks must block the gradient: channel 0 is the identity affine, with x = 0 and x = 6.
+      sc[0] = 1;
+      sh[0] = 0;
+      x[0] = 0;
+      x[C] = 6;
       const mean = rand(C, seed + 3);
       const ca = rand(C, seed + 4);
       const cb = rand(C, seed + 5);
       const cc = rand(C, seed + 6);
-      const pdy = m.put(dy), pa = m.put(a), px = m.put(x), pm = m.put(mean);
+      const pdy = m.put(dy), px = m.put(x), pm = m.put(mean), psc = m.put(sc), psh = m.put(sh);
       const s1 = m.alloc(2 * C), s2 = m.alloc(2 * C), dx = m.alloc(M * C);
-      k.bnBackwardSums(M, C, pdy, masked ? pa : 0, px, pm, s1, s2);
-      k.bnBackwardDx(M, C, pdy, masked ? pa : 0, px, pm, m.put(ca), m.put(cb), m.put(cc), dx);
+      if (masked) {
+        k.bnBackwardSumsRelu6(M, C, pdy, px, pm, psc, psh, s1, s2);
+        k.bnBackwardDxRelu6(M, C, pdy, px, pm, psc, psh, m.put(ca), m.put(cb), m.put(cc), dx);
+      } else {
+        k.bnBackwardSums(M, C, pdy, px, pm, s1, s2);
+        k.bnBackwardDx(M, C, pdy, px, pm, m.put(ca), m.put(cb), m.put(cc), dx);
+      }
       const sumDy = m.get64(s1, C), sumDyXc = m.get64(s2, C), got = m.get(dx, M * C);
       const refDy = new Float64Array(C), refXc = new Float64Array(C), absXc = new Float64Array(C);
       const refDx = new Float64Array(M * C), absDx = new Float64Array(M * C);
+      let blocked = 0;
       for (let i = 0; i < M * C; i++) {
         const c = i % C;
-        const g = masked && !(a[i] > 0 && a[i] < 6) ? 0 : dy[i];
+        // ReLU6's pre-clamp output as the forward (affineClamp) rounds it.
+        const v = Math.fround(Math.fround(x[i] * sc[c]) + sh[c]);
+        const g = masked && !(v > 0 && v < 6) ? 0 : dy[i];
+        if (g === 0) blocked++;
         const xc = x[i] - mean[c];
         refDy[c] += g;
         refXc[c] += g * xc;
@@ -151,6 +136,7 @@ describe.each(WASM_BUILDS)('training kernels (%s build) vs float64 references', 
         refDx[i] = ca[c] * g + cb[c] * xc + cc[c];
         absDx[i] = Math.abs(ca[c] * g) + Math.abs(cb[c] * xc) + Math.abs(cc[c]) + Math.abs(cb[c] * x[i]);
       }
+      if (masked) expect(blocked).toBeGreaterThanOrEqual(2);
       expectClose(sumDy, refDy, Array.from(refDy, () => 1e-9), 'sumDy');
       expectClose(sumDyXc, refXc, absXc, 'sumDyXc');
       expectClose(got, refDx, absDx, 'dx');
@@ -307,6 +293,6 @@ describe.each(WASM_BUILDS)('training kernels (%s build) vs float64 references', 
 
   it('a module without the training exports is refused with a clear error', () => {
     const fake = { exports: { gemm: () => {} } } as unknown as Parameters<typeof trainExports>[0];
-    expect(() => trainExports(fake)).toThrow(/missing training export\(s\) channelSum64/);
+    expect(() => trainExports(fake)).toThrow(/missing training export\(s\) channelShiftedSums64/);
   });
 });
