@@ -7,6 +7,7 @@ if (!parentPort) throw new Error('node_worker.js must run in a worker thread');
 const port = parentPort;
 const worker = new KernelWorker();
 port.on('message', (req: Request) => {
-  const { reply, transfer } = worker.handle(req);
+  const { reply, transfer, after } = worker.handle(req);
   port.postMessage(reply, transfer);
+  after?.();
 });

@@ -21,6 +21,10 @@ import { Linear } from '../../../nn/layers/linear.js';
 import type { Sequential } from '../../../nn/layers/sequential.js';
 import { concatRows, sliceRows, splitRows, type ModelShape, type ParamSlot, type Reply, type Request, type WireTensor } from './protocol.js';
 import { createReducerBuffers, resetReducer, type ReducerBuffers } from './sync.js';
+import { ParallelAdamKernel, createAdamShared, type AdamShared } from './adam.js';
+import type { Adam, AdamKernel } from '../../../optim/adam.js';
+import { loadWasmKernelsSync } from '../kernels.js';
+import { createWasmAdamKernel } from '../optim.js';
 import { featureBatchNorms, featureParamSlots } from './worker.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -194,12 +198,25 @@ export class ParallelMobileNetV2Executor {
   private readonly params: Parameter[];
   private readonly bns: BatchNorm2d[];
   private readonly total: number;
+  private readonly wasm: Uint8Array;
+  /** The last backward's gradient sums. */
+  private sums: Float32Array | null = null;
+  /**
+   * Two gradient-sum buffers, used by alternate backward passes: the gradients handed out view
+   * one of them until the backward after next (a fresh buffer each time would cost page faults,
+   * ~10 ms for MobileNetV2's 2.2M floats).
+   */
+  private readonly sumsBuffers: SharedArrayBuffer[] = [];
+  private backwards = 0;
+  private input: Float32Array | null = null;
+  private adam: { kernel: ParallelAdamKernel; shared: AdamShared } | null = null;
   private pass: { parties: number; N: number } | null = null;
   private busy = false;
 
   /** @internal use createParallelExecutorWith */
-  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer) {
+  constructor(model: MobileNetV2, threads: number, group: Group, reducer: ReducerBuffers, params: SharedArrayBuffer, wasm: Uint8Array) {
     this.model = model;
+    this.wasm = wasm;
     this.threads = threads;
     this.group = group;
     this.reducer = reducer;
@@ -246,13 +263,13 @@ export class ParallelMobileNetV2Executor {
       const anyTraining = training.includes(1);
       const grad = isGradEnabled();
       resetReducer(this.reducer, parties);
+      const input = this.inputView(x.data.length);
+      input.set(x.data);
+      const row = x.data.length / N;
       const replies = (await all(
         shards.map((s, i) => {
-          const xs = sliceRows(x, s.start, s.count);
-          return this.group.clients[i].request(
-            { type: 'forward', x: xs, grad, requiresGrad, training, running, wantRunning: i === 0 && anyTraining },
-            [xs.data.buffer as ArrayBuffer],
-          );
+          const xs = { data: input.subarray(s.start * row, (s.start + s.count) * row), shape: [s.count, ...x.shape.slice(1)] };
+          return this.group.clients[i].request({ type: 'forward', x: xs, grad, requiresGrad, training, running, wantRunning: i === 0 && anyTraining });
         }),
       )) as Extract<OkReply, { type: 'pooled' }>[];
       const r0 = replies[0].running;
@@ -279,6 +296,10 @@ export class ParallelMobileNetV2Executor {
    * Backprop of `gradLogits`: the head here, `features` on the workers; gradients are summed
    * over the shards into each trainable Parameter's grad (accumulating, as the single-thread
    * executor). Returns dL/dinput (NCHW) when `needInputGrad`, else null.
+   *
+   * A `features` gradient this creates (where grad was null) views shared memory that the
+   * backward after next reuses, as PyTorch DDP's gradient_as_bucket_view: a parameter still
+   * holding it then gets a copy, but a gradient kept elsewhere must be copied to outlive it.
    */
   async backward(gradLogits: Tensor, needInputGrad = false): Promise<Tensor | null> {
     return this.exclusive('backward', async () => {
@@ -299,13 +320,16 @@ export class ParallelMobileNetV2Executor {
       if (!gPooled) return null;
       const shards = splitRows(pass.N, this.threads);
       resetReducer(this.reducer, pass.parties);
-      // A fresh buffer each backward: the gradients handed out below stay valid (they are
-      // never overwritten by a later backward), and nothing has to be copied out of it.
-      const sums = new SharedArrayBuffer(this.total * 4);
+      // The gradients handed out below view this buffer (nothing is copied out of it).
+      const sums = this.sumsBuffer();
+      // With adamKernel's kernel, rank 0 then takes the optimizer's updates along with this
+      // thread: two threads fill two cores, and the update is partly bound by memory bandwidth.
+      const adam = this.adam ? { shared: this.adam.shared, generation: this.adam.kernel.start() } : null;
       const pending = all(
         shards.map((s, i) => {
           const g = sliceRows(gPooled, s.start, s.count);
-          return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad, sums }, [g.data.buffer as ArrayBuffer]);
+          const serve = i === 0 ? adam : null;
+          return this.group.clients[i].request({ type: 'backward', gPooled: g, needInputGrad, sums, adam: serve }, [g.data.buffer as ArrayBuffer]);
         }),
       );
       try {
@@ -318,6 +342,7 @@ export class ParallelMobileNetV2Executor {
       // The workers summed the shards' gradients into `sums` (BN's are all-reduced sums already);
       // a parameter without a gradient takes its view as is.
       const sumView = new Float32Array(sums);
+      this.sums = sumView;
       this.params.forEach((p, i) => {
         if (!p.requiresGrad || !replies[0].present[i]) return;
         const { offset, size } = this.slots[i];
@@ -331,14 +356,57 @@ export class ParallelMobileNetV2Executor {
     });
   }
 
+  /**
+   * An Adam kernel for `opt` (set it as `opt.kernel`) that updates the `features` parameters on
+   * the workers, which are otherwise idle during `opt.step()`, and the rest on this thread, all
+   * with the wasm kernel (bit-identical to `createWasmAdamKernel`'s; see adam.ts). From each
+   * parameter's second update on: its first moves the moments into shared memory.
+   */
+  adamKernel(opt: Adam): AdamKernel {
+    this.group.check('ParallelMobileNetV2Executor.adamKernel');
+    if (this.busy) throw new Error('ParallelMobileNetV2Executor.adamKernel: a forward/backward is running');
+    if (this.adam) throw new Error('ParallelMobileNetV2Executor.adamKernel: this executor has one already');
+    const shared = createAdamShared(this.total, this.slots);
+    const host = { shared, slots: this.slots, params: this.params, paramView: this.paramView, paramViews: this.paramViews, sums: () => this.sums };
+    const kernel = new ParallelAdamKernel(host, opt, createWasmAdamKernel(loadWasmKernelsSync(this.wasm)));
+    this.adam = { kernel, shared };
+    return kernel;
+  }
+
+  /**
+   * `n` floats of shared memory for a forward's input, whose shards the workers read in place
+   * (slices of it, fresh transferable arrays, would cost page faults every step). A pass's
+   * workers keep reading it until its backward, which ends before the next forward writes.
+   */
+  private inputView(n: number): Float32Array {
+    if (!this.input || this.input.length < n) this.input = new Float32Array(new SharedArrayBuffer(n * 4));
+    return this.input.subarray(0, n);
+  }
+
+  /**
+   * The gradient-sum buffer of this backward: the one of the backward before last, after any
+   * parameter whose gradient still views it (accumulated since) has been given a copy.
+   */
+  private sumsBuffer(): SharedArrayBuffer {
+    const i = this.backwards++ & 1;
+    const buffer = (this.sumsBuffers[i] ??= new SharedArrayBuffer(this.total * 4));
+    for (const p of this.params) {
+      if (p.grad !== null && p.grad.data.buffer === buffer) p.grad = new Tensor(p.grad.data.slice(), p.grad.shape);
+    }
+    return buffer;
+  }
+
   /** Stops the workers. */
   close(): Promise<void> {
+    this.adam?.kernel.end();
     return this.group.close();
   }
 
   private async exclusive<T>(what: string, fn: () => Promise<T>): Promise<T> {
     this.group.check(`ParallelMobileNetV2Executor.${what}`);
     if (this.busy) throw new Error(`ParallelMobileNetV2Executor.${what}: the previous forward/backward has not finished (await it)`);
+    // The workers take no request while they serve the optimizer.
+    this.adam?.kernel.stop();
     this.busy = true;
     try {
       return await fn();
@@ -368,5 +436,5 @@ export async function createParallelExecutorWith(spawn: Spawn, model: MobileNetV
   const group = await startGroup(spawn, opts.threads, (rank) => ({
     type: 'initTraining', wasm: opts.wasm, config, rank, params, grads, slots, reducer,
   }));
-  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params);
+  return new ParallelMobileNetV2Executor(model, opts.threads, group, reducer, params, opts.wasm);
 }

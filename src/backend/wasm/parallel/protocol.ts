@@ -4,6 +4,7 @@
  * has to deliver these objects with structured clone.
  */
 import type { ReducerBuffers } from './sync.js';
+import type { AdamShared } from './adam.js';
 
 export interface ModelShape {
   numClasses: number;
@@ -42,6 +43,7 @@ export type Request =
   | {
       id: number;
       type: 'forward';
+      /** The shard, a view of shared memory the main thread leaves alone until the pass ends. */
       x: WireTensor;
       grad: boolean;
       /** Per `features` parameter (slot order): the main model's requiresGrad. */
@@ -60,6 +62,8 @@ export type Request =
       needInputGrad: boolean;
       /** `total` floats: rank 0 writes its gradients here, and the workers add the other ranks' in. */
       sums: SharedArrayBuffer;
+      /** When set, the workers take Adam updates after replying, until the service's generation changes (adam.ts). */
+      adam: { shared: AdamShared; generation: number } | null;
     };
 
 export type Reply =

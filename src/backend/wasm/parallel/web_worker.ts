@@ -10,6 +10,7 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 const worker = new KernelWorker();
 scope.onmessage = (e) => {
-  const { reply, transfer } = worker.handle(e.data);
+  const { reply, transfer, after } = worker.handle(e.data);
   scope.postMessage(reply, transfer);
+  after?.();
 };

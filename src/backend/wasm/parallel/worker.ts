@@ -13,6 +13,9 @@ import { loadWasmKernelsSync } from '../kernels.js';
 import { compileMobileNetV2, type WasmMobileNetV2 } from '../mobilenetv2.js';
 import { WasmMobileNetV2Executor } from '../executor.js';
 import { Reducer, WorkerAborted } from './sync.js';
+import { serveAdam } from './adam.js';
+import { createWasmAdamKernel } from '../optim.js';
+import type { AdamKernel } from '../../../optim/adam.js';
 import type { ParamSlot, Reply, Request, WireTensor } from './protocol.js';
 
 interface TrainState {
@@ -29,6 +32,18 @@ interface TrainState {
   mine: Float32Array;
   /** Which slots got a gradient in the current backward. */
   present: Uint8Array;
+  /** The whole shared parameter buffer. */
+  paramView: Float32Array;
+  /** The kernel module's bytes, and an Adam kernel on an instance of its own (made on first use). */
+  wasm: Uint8Array;
+  adam: AdamKernel | null;
+}
+
+/** A reply, and what the worker does once it has been posted. */
+export interface Handled {
+  reply: Reply;
+  transfer: ArrayBuffer[];
+  after?: () => void;
 }
 
 /** The `features` BatchNorm2d modules in module order (main and workers agree on it). */
@@ -53,8 +68,8 @@ export class KernelWorker {
   private plan: WasmMobileNetV2 | null = null;
   private train: TrainState | null = null;
 
-  /** Handles one request; the reply's arrays may be transferred. */
-  handle(req: Request): { reply: Reply; transfer: ArrayBuffer[] } {
+  /** Handles one request; the reply's arrays may be transferred; run `after` once it is posted. */
+  handle(req: Request): Handled {
     try {
       return this.dispatch(req);
     } catch (e) {
@@ -64,7 +79,7 @@ export class KernelWorker {
     }
   }
 
-  private dispatch(req: Request): { reply: Reply; transfer: ArrayBuffer[] } {
+  private dispatch(req: Request): Handled {
     switch (req.type) {
       case 'initInference': {
         const kernels = loadWasmKernelsSync(req.wasm);
@@ -98,7 +113,8 @@ export class KernelWorker {
         const slotOf = new Map(params.map((p, i) => [p, i] as const));
         const present = new Uint8Array(slots.length);
         const mine = req.rank > 0 ? new Float32Array(req.grads, (req.rank - 1) * total * 4, total) : new Float32Array(0);
-        const t: TrainState = { exec, reducer, params, slots, bns, reduced, grads: req.grads, total, mine, present };
+        const paramView = new Float32Array(req.params, 0, total);
+        const t: TrainState = { exec, reducer, params, slots, bns, reduced, grads: req.grads, total, mine, present, paramView, wasm: req.wasm, adam: null };
         // Each backward's gradients go straight into shared memory (one per parameter and
         // backward: the main thread accumulates across backward passes).
         exec.accumulate = (p, g) => {
@@ -150,7 +166,10 @@ export class KernelWorker {
         const wire: WireTensor | null = dx ? { data: own(dx.data), shape: [...dx.shape] } : null;
         const transfer = [present.buffer as ArrayBuffer];
         if (wire) transfer.push(wire.data.buffer as ArrayBuffer);
-        return { reply: { id: req.id, ok: true, type: 'grads', present, dx: wire }, transfer };
+        const adam = req.adam;
+        const kernel = (): AdamKernel => (t.adam ??= createWasmAdamKernel(loadWasmKernelsSync(t.wasm)));
+        const after = adam ? () => serveAdam(adam.shared, adam.generation, kernel, t.paramView, sums) : undefined;
+        return { reply: { id: req.id, ok: true, type: 'grads', present, dx: wire }, transfer, after };
       }
     }
   }
