@@ -43,27 +43,7 @@ export function channelShiftedSums64(M: i32, C: i32, x: usize, out64: usize): vo
     let c = 0;
     for (; c < cVec; c += 4) {
       const o = <usize>c << 3;
-      const k0 = v128.load(k + o);
-      const k1 = v128.load(k + o, 16);
-      let a0 = v128.load(s1 + o);
-      let a1 = v128.load(s1 + o, 16);
-      let q0 = v128.load(s2 + o);
-      let q1 = v128.load(s2 + o, 16);
-      let p = xt + (<usize>c << 2);
-      for (let r = 0; r < rows; r++) {
-        const v = v128.load(p);
-        const d0 = f64x2.sub(f64x2.promote_low_f32x4(v), k0);
-        const d1 = f64x2.sub(f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3)), k1);
-        a0 = f64x2.add(a0, d0);
-        a1 = f64x2.add(a1, d1);
-        q0 = madd64(d0, d0, q0);
-        q1 = madd64(d1, d1, q1);
-        p += ps;
-      }
-      v128.store(s1 + o, a0);
-      v128.store(s1 + o, a1, 16);
-      v128.store(s2 + o, q0);
-      v128.store(s2 + o, q1, 16);
+      shiftedSumsColumn(rows, ps, xt + (<usize>c << 2), k + o, s1 + o, s2 + o);
     }
     for (; c < C; c++) {
       const o = <usize>c << 3;
@@ -81,6 +61,34 @@ export function channelShiftedSums64(M: i32, C: i32, x: usize, out64: usize): vo
       store<f64>(s2 + o, q);
     }
   }
+}
+
+// Four channels down `rows` rows with their sums in registers. Out of line (one body for every
+// tile and group), and each pair of floats is loaded straight into its float64 lanes' half
+// (load64_zero) rather than shuffled out of a 4-float load: the promotions and shuffles shared
+// one port, which bound this loop.
+// @ts-ignore: decorator
+@noinline
+function shiftedSumsColumn(rows: i32, ps: usize, p: usize, k: usize, s1: usize, s2: usize): void {
+  const k0 = v128.load(k);
+  const k1 = v128.load(k, 16);
+  let a0 = v128.load(s1);
+  let a1 = v128.load(s1, 16);
+  let q0 = v128.load(s2);
+  let q1 = v128.load(s2, 16);
+  for (let r = 0; r < rows; r++) {
+    const d0 = f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(p)), k0);
+    const d1 = f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(p, 8)), k1);
+    a0 = f64x2.add(a0, d0);
+    a1 = f64x2.add(a1, d1);
+    q0 = madd64(d0, d0, q0);
+    q1 = madd64(d1, d1, q1);
+    p += ps;
+  }
+  v128.store(s1, a0);
+  v128.store(s1, a1, 16);
+  v128.store(s2, q0);
+  v128.store(s2, q1, 16);
 }
 
 /** out = clamp(x * scale[c] + shift[c], lo, hi) (+ res): BN with per-channel affine, then ReLU6 or nothing. */
