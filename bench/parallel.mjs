@@ -6,7 +6,8 @@
 // cpu ~= wall for N threads the process got about one core, and no speedup is possible. Run after `npm run build`:
 //   node bench/parallel.mjs [threads=2] [batch=8] [size=224] [repeats=5] [alpha=1.0] [classes=1000]
 // 1000 classes by default, as npm run bench's train cells: the head (Dropout + Linear(1280, 1000))
-// and Adam (every parameter) run on the main thread, the serial part of a multi-thread step.
+// runs on the main thread, the serial part of a multi-thread step, and so does Adam, but for the
+// features parameters' updates, which the executor's adamKernel gives to a worker.
 import { loadavg } from 'node:os';
 import { MobileNetV2 } from '../dist/src/models/mobilenetv2.js';
 import { crossEntropy } from '../dist/src/ops/cross_entropy.js';
@@ -53,8 +54,10 @@ async function trainStep(freeze, nThreads) {
   if (freeze) model.features.requiresGrad_(false);
   const exec = nThreads > 1 ? await createParallelExecutor(model, { threads: nThreads }) : createWasmExecutor(loadWasmKernelsFromFile(), model);
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-4 });
-  // Adam's update on wasm (main thread) where the build has it, as npm run bench's training cells.
-  if (wasmIndex.createWasmAdamKernel) opt.kernel = wasmIndex.createWasmAdamKernel(loadWasmKernelsFromFile());
+  // Adam's update on wasm where the build has it, as npm run bench's training cells; with
+  // threads, the executor's kernel, which updates the features parameters on a worker.
+  if (nThreads > 1 && exec.adamKernel) opt.kernel = exec.adamKernel(opt);
+  else if (wasmIndex.createWasmAdamKernel) opt.kernel = wasmIndex.createWasmAdamKernel(loadWasmKernelsFromFile());
   // The head's products on wasm too, as mnv2 train and npm run bench do.
   if (wasmIndex.createWasmLinearKernel) model.classifier.at(1).kernel = wasmIndex.createWasmLinearKernel(loadWasmKernelsFromFile());
   try {
