@@ -46,7 +46,7 @@ function direct(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
   const ldx = <usize>K << 2;
   const ldy = <usize>N << 2;
   const ldw = <usize>K << 2;
-  const MB = max<i32>(32, min<i32>(DIRECT_MB_MAX, BLOCK_FLOATS / (K + N)));
+  const MB = evenBlocks(M, max<i32>(32, min<i32>(DIRECT_MB_MAX, BLOCK_FLOATS / (K + N))));
   const tiles = (K >> 3) * (N >> 2);
   for (let m0 = 0; m0 < M; m0 += MB) {
     const rows = min<i32>(MB, M - m0);
@@ -80,7 +80,7 @@ function packed(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
   const ldx = <usize>K << 2;
   const ldy = <usize>N << 2;
   const ldw = <usize>K << 2;
-  const MB = min<i32>(MB_MAX, M);
+  const MB = evenBlocks(M, MB_MAX);
   const KC = min<i32>((K + 7) & ~7, (XP_FLOATS / MB) & ~7);
   const packDy = K >= DY_PACK_MIN_K || (N & 3) != 0;
   for (let m0 = 0; m0 < M; m0 += MB) {
@@ -108,6 +108,12 @@ function packed(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
       }
     }
   }
+}
+
+/** The length of ceil(M / most) equal blocks of rows: a short last block would run slow tiles. */
+function evenBlocks(M: i32, most: i32): i32 {
+  const blocks = (M + most - 1) / most;
+  return (M + blocks - 1) / blocks;
 }
 
 /** X[rows][0 .. kc) (rows ld bytes apart) -> [ceil(kc/8)][rows][8], zeros past kc. */
