@@ -28,10 +28,18 @@ export function matmul(
 ): void {
   // A as float64 (exact): its loads then need no float32 conversion in the tile
   // loop, ~9% faster; the native set() converts it at a small fraction of that.
-  if (scratchA.length < M * K) scratchA = new Float64Array(M * K);
-  scratchA.set(A.subarray(aOff, aOff + M * K));
-  tiles(M, N, K, scratchA, B, bOff, C, cOff, accumulate, ld);
+  // A weight gradient's A is a whole output gradient: past ~512K values it goes
+  // in blocks of 4-row multiples (which change no sum), to bound the scratch.
+  const rows = M * K <= SCRATCH ? M : Math.max(4, Math.floor(SCRATCH / K / 4) * 4);
+  if (scratchA.length < rows * K) scratchA = new Float64Array(rows * K);
+  for (let i = 0; i < M; i += rows) {
+    const m = Math.min(rows, M - i);
+    scratchA.set(A.subarray(aOff + i * K, aOff + (i + m) * K));
+    tiles(m, N, K, scratchA, B, bOff, C, cOff + i * ld, accumulate, ld);
+  }
 }
+
+const SCRATCH = 1 << 19;
 
 let scratchA = new Float64Array(0);
 
