@@ -206,6 +206,29 @@ describe('matmul with a row stride (column blocks of a wider B and C)', () => {
   });
 });
 
+describe('matmul on an A past the float64 scratch (copied in row blocks)', () => {
+  it('is still one k-order float64 sum per output, rounded once, plain and accumulating', () => {
+    const M = 9;
+    const K = 70000; // M * K > 2^19: blocks of 4 rows, then the leftover row
+    const N = 4;
+    const rng = new Rng(11);
+    const A = randn([M, K], rng).data;
+    const B = randn([K, N], rng).data;
+    const C = new Float32Array(M * N);
+    const acc = new Float64Array(M * N).fill(0.25);
+    matmul(M, N, K, A, 0, B, 0, C, 0);
+    matmul(M, N, K, A, 0, B, 0, acc, 0, true);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += A[i * K + k] * B[k * N + j];
+        expect(Object.is(C[i * N + j], Math.fround(sum))).toBe(true);
+        expect(Object.is(acc[i * N + j], 0.25 + sum)).toBe(true);
+      }
+    }
+  });
+});
+
 describe('Sequential eval forward without grad: Conv2d -> BatchNorm2d (-> ReLU6) fused', () => {
   function block(relu: boolean, k: number, groups: number, c: number, rng: Rng): Sequential {
     const layers = [new Conv2d(c, c, k, { padding: (k - 1) >> 1, groups, bias: false, rng }), new BatchNorm2d(c)];
