@@ -1,11 +1,11 @@
 /**
- * Runtime-safe: Adam's update of the `features` parameters on the data-parallel training
- * workers, which are idle while the main thread runs `opt.step()`.
+ * Runtime-safe: Adam's update of the `features` parameters on a data-parallel training worker
+ * (rank 0), idle while the main thread runs `opt.step()`.
  *
  * The four arrays of such a parameter all live in shared memory at the parameter's slot offset:
  * its data (the shared parameter buffer), its gradient (the last backward's sums), and its two
  * moments (`exp_avg`, `exp_avg_sq`, moved into a shared buffer after the parameter's first
- * update). `update` then only queues the parameter's chunks and returns; the serving worker, waiting in
+ * update). `update` then only queues the parameter's chunks and returns; the worker, waiting in
  * `serveAdam` since its backward, takes chunks off the queue while the main thread goes on
  * with the next parameters (the classifier's, which are not shared, it updates itself). Before
  * the step's last update returns, the main thread takes the chunks still queued and waits for
@@ -35,7 +35,7 @@ const CHUNK = 32768;
 /** A parameter below this size is updated on the main thread at once (queueing costs more). */
 const MIN_SHARED = 8192;
 
-/** Checks of the queue before an idle worker sleeps, and how long it sleeps at most (it is woken for each post). */
+/** Checks of the queue before an idle worker sleeps, and its longest sleep (each post wakes it). */
 const SPINS = 20000;
 const WAIT_MS = 1000;
 
