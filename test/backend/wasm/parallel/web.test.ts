@@ -11,8 +11,9 @@ import { workerScript } from './helpers.js';
 /**
  * The Web Worker transport in Chromium, on the compiled dist/ served as ES modules from a
  * cross-origin isolated page (COOP/COEP headers, so SharedArrayBuffer exists): 2-worker
- * inference equals the single-thread plan, and a 2-worker training step equals the
- * single-thread executor's (logits, every gradient, BN running statistics).
+ * inference equals the single-thread plan, a 2-worker training step equals the single-thread
+ * executor's (logits, every gradient, BN running statistics), and two Adam steps with the
+ * executor's kernel (features updates queued for a worker) equal createWasmAdamKernel's.
  */
 const ROOT = normalize(join(import.meta.dirname, '..', '..', '..', '..') + sep);
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
@@ -96,6 +97,24 @@ describe('parallel/web.ts (module Web Workers) in Chromium', () => {
       par.classifier.at(0).setNextMask(mask);
       const l2 = await pe.forward(x);
       await pe.backward(crossEntropy(l2, target).grad);
+
+      // Two Adam steps on these gradients with the executor's kernel (the second one queues the
+      // features updates for a worker), then again from the same weights on the main thread.
+      const { Adam } = await import('/dist/src/optim/adam.js');
+      const { createWasmAdamKernel } = await import('/dist/src/backend/wasm/optim.js');
+      const params = par.parameters();
+      const start = params.map((p) => p.data.data.slice());
+      const adamSteps = (kernelOf) => {
+        params.forEach((p, i) => p.data.data.set(start[i]));
+        const opt = new Adam(params, { lr: 1e-3 });
+        opt.kernel = kernelOf(opt);
+        opt.step();
+        opt.step();
+        return params.map((p) => Array.from(p.data.data));
+      };
+      const onWorkers = adamSteps((opt) => pe.adamKernel(opt));
+      const onMain = adamSteps(() => createWasmAdamKernel(loadWasmKernelsSync(wasm)));
+      const adamSame = JSON.stringify(onWorkers) === JSON.stringify(onMain) && onWorkers.some((w, i) => w.some((v, j) => v !== start[i][j]));
       await pe.close();
 
       // Worst error / tolerance ratio over logits, gradients and BN buffers.
@@ -112,13 +131,14 @@ describe('parallel/web.ts (module Web Workers) in Chromium', () => {
       for (const [k, p] of par.namedParameters()) if (p.grad) check(p.grad.data, refParams.get(k).grad.data, true);
       const refState = ref.stateDict();
       for (const [k, t] of par.stateDict()) if (k.includes('running_')) check(t.data, refState.get(k).data, false);
-      return { isolated: crossOriginIsolated, inferenceMaxDiff, worst, compared };
-    })()`)) as { isolated: boolean; inferenceMaxDiff: number; worst: number; compared: number };
+      return { isolated: crossOriginIsolated, inferenceMaxDiff, worst, compared, adamSame };
+    })()`)) as { isolated: boolean; inferenceMaxDiff: number; worst: number; compared: number; adamSame: boolean };
     expect(errors).toEqual([]);
     expect(r.isolated).toBe(true);
     expect(r.inferenceMaxDiff).toBe(0);
     // 158 gradients + logits + 104 running_mean/var buffers.
     expect(r.compared).toBe(1 + 158 + 104);
     expect(r.worst).toBeLessThanOrEqual(1);
+    expect(r.adamSame, 'Adam with the executor kernel equals createWasmAdamKernel, bit for bit').toBe(true);
   }, 120_000);
 });
