@@ -7,6 +7,12 @@ import { madd } from '../simd';
 // (96 KB measured faster than 24 KB, most for the wide late layers, as in the forward kernel).
 const TILE_BYTES: usize = 96 * 1024;
 
+// Rows of the next step are touched ahead (see the row loops) only when dy rows are at least this
+// wide: narrower layers have one tile per row, so the touches would come in one burst, and their
+// tensors are small enough to stay in L2 (measured slower there).
+const TOUCH_MIN_OW: i32 = 28;
+const sinkAt: usize = memory.data(16, 16);
+
 /**
  * dx[n, iy, ix, c] = sum over taps (ky, kx) with iy = oy*stride - 1 + ky (and the same for x)
  * of dy[n, oy, ox, c] * w[ky*3 + kx][c]. Gathered per input pixel, so dx is written once.
@@ -34,8 +40,17 @@ export function depthwise3x3Dgrad(
       const oy1 = srcIndex(iy, stride, OH);
       const oy2 = srcIndex(iy - 1, stride, OH);
       const orow = img + <usize>iy * <usize>W * ps;
+      // The next input row's dx row and its new dy row, one load per cache line, a share before
+      // each tile, so that the prefetchers stream them in while this row computes.
+      const rowBytes = <usize>W * ps;
+      const txStart = orow + rowBytes;
+      const touch = OW >= TOUCH_MIN_OW;
+      const txEnd = touch && iy + 1 < H ? txStart + rowBytes : txStart;
+      const oyNext = srcIndex(iy + 2, stride, OH);
+      const tyStart = g + <usize>max<i32>(oyNext, 0) * ors;
+      const tyEnd = touch && oyNext >= 0 ? tyStart + <usize>OW * ps : tyStart;
       if (stride == 2 && OW >= 2 && (oy1 >= 0 || (oy0 >= 0 && oy2 >= 0))) {
-        dgradRowStride2(g, orow, oy0, oy1, oy2, W, OW, ors, ps, w, tapBytes, cVec, tile);
+        dgradRowStride2(g, orow, oy0, oy1, oy2, W, OW, ors, ps, w, tapBytes, cVec, tile, txStart, txEnd, tyStart, tyEnd);
         continue;
       }
       if (!fast || oy0 < 0 || oy2 < 0) {
@@ -45,14 +60,24 @@ export function depthwise3x3Dgrad(
       dgradPixel(g, orow, oy0, oy1, oy2, 0, stride, OW, ors, ps, w, tapBytes, cVec);
       // Interior ix in [1, W - 1): dy rows oy0 = iy + 1 (tap row 0), iy, iy - 1; columns ix + 1, ix, ix - 1.
       const g0 = g + <usize>oy0 * ors;
+      const tiles = (W - 2 + tile - 1) / tile;
+      const shareX = (((txEnd - txStart) >> 6) / <usize>tiles + 1) << 6;
+      const shareY = (((tyEnd - tyStart) >> 6) / <usize>tiles + 1) << 6;
+      let tx = txStart, ty = tyStart;
+      let sink: i32 = 0;
       for (let t0 = 1; t0 < W - 1; t0 += tile) {
         const count = min<i32>(tile, W - 1 - t0);
+        let end = min<usize>(tx + shareX, txEnd);
+        for (; tx < end; tx += 64) sink ^= load<i32>(tx);
+        end = min<usize>(ty + shareY, tyEnd);
+        for (; ty < end; ty += 64) sink ^= load<i32>(ty);
         dgradTile(count, g0 + <usize>(t0 + 1) * ps, orow + <usize>t0 * ps, w, tapBytes, cVec, ps, ors);
         if (cVec < ps) {
           for (let ix = t0; ix < t0 + count; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
         }
       }
       dgradPixel(g, orow + <usize>(W - 1) * ps, oy0, oy1, oy2, W - 1, stride, OW, ors, ps, w, tapBytes, cVec);
+      store<i32>(sinkAt, sink); // keeps the touches
     }
   }
 }
@@ -67,6 +92,7 @@ export function depthwise3x3Dgrad(
 function dgradRowStride2(
   g: usize, orow: usize, oy0: i32, oy1: i32, oy2: i32, W: i32, OW: i32,
   ors: usize, ps: usize, w: usize, tapBytes: usize, cVec: usize, tile: i32,
+  txStart: usize, txEnd: usize, tyStart: usize, tyEnd: usize,
 ): void {
   const pairs = min<i32>(OW - 1, (W - 1) >> 1);
   dgradPixel(g, orow, oy0, oy1, oy2, 0, 2, OW, ors, ps, w, tapBytes, cVec);
@@ -75,13 +101,23 @@ function dgradRowStride2(
   const gA = g + <usize>(two ? oy0 : oy1) * ors;
   const gB = two ? g + <usize>oy2 * ors : gA;
   const tr = two ? 0 : 3; // first tap of the (first) row
+  const tiles = (pairs + tile - 1) / tile;
+  const shareX = (((txEnd - txStart) >> 6) / <usize>max<i32>(tiles, 1) + 1) << 6;
+  const shareY = (((tyEnd - tyStart) >> 6) / <usize>max<i32>(tiles, 1) + 1) << 6;
+  let tx = txStart, ty = tyStart;
+  let sink: i32 = 0;
   for (let j0 = 0; j0 < pairs; j0 += tile) {
     const count = min<i32>(tile, pairs - j0);
+    let end = min<usize>(tx + shareX, txEnd);
+    for (; tx < end; tx += 64) sink ^= load<i32>(tx);
+    end = min<usize>(ty + shareY, tyEnd);
+    for (; ty < end; ty += 64) sink ^= load<i32>(ty);
     dgradTileStride2(count, gA + <usize>j0 * ps, gB + <usize>j0 * ps, orow + <usize>(2 * j0 + 1) * ps, w, tr, two, tapBytes, cVec, ps);
     if (cVec < ps) {
       for (let ix = 2 * j0 + 1; ix < 2 * (j0 + count) + 1; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, 2, OW, ors, ps, w, tapBytes, cVec);
     }
   }
+  store<i32>(sinkAt, sink); // keeps the touches
 }
 
 // The tile loops below are out of line so that V8 allocates registers for them alone (inlined
@@ -110,8 +146,8 @@ function dgradTile(count: i32, q0start: usize, ostart: usize, w: usize, tapBytes
     const w8 = v128.load(wc + 8 * tapBytes);
     let q0 = q0start + cb;
     let o = ostart + cb;
-    let i = 0;
-    for (; i + 2 <= count; i += 2) {
+    let m = count >> 1;
+    if (m) do {
       // a: this pixel (dy columns q, q - 1, q - 2); b: the next (q + 1, q, q - 1).
       const q1 = q0 - ors;
       const q2 = q1 - ors;
@@ -146,8 +182,8 @@ function dgradTile(count: i32, q0start: usize, ostart: usize, w: usize, tapBytes
       v128.store(o + ps, b);
       q0 += ps << 1;
       o += ps << 1;
-    }
-    if (i < count) {
+    } while (--m != 0);
+    if (count & 1) {
       const q1 = q0 - ors;
       const q2 = q1 - ors;
       let acc = madd(v128.load(q0), w0, zero);
@@ -204,12 +240,18 @@ function dgradTileStride2(
   }
 }
 
-/** One tile of wgrad's interior output pixels into the row accumulators, 9 per channel group in registers. */
+/**
+ * One tile of wgrad's interior output pixels into the row accumulators, 9 per channel group in
+ * registers. Pixels go in pairs: the pair's x columns overlap (4 columns at stride 1, 5 at
+ * stride 2, instead of 6), so each x vector is loaded once and added to both pixels' taps; every
+ * accumulator still takes the left pixel's term before the right one's.
+ */
 // @ts-ignore: decorator
 @noinline
 function wgradTile(
   count: i32, tileIn: usize, tileG: usize, rowAcc: usize, tapBytes: usize, cVec: usize, ps: usize, rs: usize, step: usize,
 ): void {
+  const pairs = count >> 1;
   for (let cb: usize = 0; cb < cVec; cb += 16) {
     const ac = rowAcc + cb;
     let a0 = v128.load(ac);
@@ -223,7 +265,77 @@ function wgradTile(
     let a8 = v128.load(ac + 8 * tapBytes);
     let p0 = tileIn + cb;
     let gp = tileG + cb;
-    for (let i = 0; i < count; i++) {
+    if (pairs) {
+      let m = pairs;
+      if (step == ps) {
+        do {
+          const ga = v128.load(gp);
+          const gb = v128.load(gp + ps);
+          const p1 = p0 + rs;
+          const p2 = p1 + rs;
+          let x = v128.load(p0);
+          a0 = madd(ga, x, a0);
+          x = v128.load(p0 + ps);
+          a1 = madd(ga, x, a1);
+          a0 = madd(gb, x, a0);
+          x = v128.load(p0 + 2 * ps);
+          a2 = madd(ga, x, a2);
+          a1 = madd(gb, x, a1);
+          a2 = madd(gb, v128.load(p0 + 3 * ps), a2);
+          x = v128.load(p1);
+          a3 = madd(ga, x, a3);
+          x = v128.load(p1 + ps);
+          a4 = madd(ga, x, a4);
+          a3 = madd(gb, x, a3);
+          x = v128.load(p1 + 2 * ps);
+          a5 = madd(ga, x, a5);
+          a4 = madd(gb, x, a4);
+          a5 = madd(gb, v128.load(p1 + 3 * ps), a5);
+          x = v128.load(p2);
+          a6 = madd(ga, x, a6);
+          x = v128.load(p2 + ps);
+          a7 = madd(ga, x, a7);
+          a6 = madd(gb, x, a6);
+          x = v128.load(p2 + 2 * ps);
+          a8 = madd(ga, x, a8);
+          a7 = madd(gb, x, a7);
+          a8 = madd(gb, v128.load(p2 + 3 * ps), a8);
+          p0 += ps << 1;
+          gp += ps << 1;
+        } while (--m != 0);
+      } else {
+        do {
+          const ga = v128.load(gp);
+          const gb = v128.load(gp + ps);
+          const p1 = p0 + rs;
+          const p2 = p1 + rs;
+          a0 = madd(ga, v128.load(p0), a0);
+          a1 = madd(ga, v128.load(p0 + ps), a1);
+          let x = v128.load(p0 + 2 * ps);
+          a2 = madd(ga, x, a2);
+          a0 = madd(gb, x, a0);
+          a1 = madd(gb, v128.load(p0 + 3 * ps), a1);
+          a2 = madd(gb, v128.load(p0 + 4 * ps), a2);
+          a3 = madd(ga, v128.load(p1), a3);
+          a4 = madd(ga, v128.load(p1 + ps), a4);
+          x = v128.load(p1 + 2 * ps);
+          a5 = madd(ga, x, a5);
+          a3 = madd(gb, x, a3);
+          a4 = madd(gb, v128.load(p1 + 3 * ps), a4);
+          a5 = madd(gb, v128.load(p1 + 4 * ps), a5);
+          a6 = madd(ga, v128.load(p2), a6);
+          a7 = madd(ga, v128.load(p2 + ps), a7);
+          x = v128.load(p2 + 2 * ps);
+          a8 = madd(ga, x, a8);
+          a6 = madd(gb, x, a6);
+          a7 = madd(gb, v128.load(p2 + 3 * ps), a7);
+          a8 = madd(gb, v128.load(p2 + 4 * ps), a8);
+          p0 += step << 1;
+          gp += ps << 1;
+        } while (--m != 0);
+      }
+    }
+    if (count & 1) {
       const gv = v128.load(gp);
       const p1 = p0 + rs;
       const p2 = p1 + rs;
@@ -236,8 +348,6 @@ function wgradTile(
       a6 = madd(gv, v128.load(p2), a6);
       a7 = madd(gv, v128.load(p2 + ps), a7);
       a8 = madd(gv, v128.load(p2 + 2 * ps), a8);
-      p0 += step;
-      gp += ps;
     }
     v128.store(ac, a0);
     v128.store(ac + tapBytes, a1);
@@ -348,8 +458,24 @@ export function depthwise3x3Wgrad(
         // pixels, then the tiles (9 accumulators per channel group in registers), then the right.
         for (let ox = 0; ox < oxA; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
         const rowIn = img + <isize>iy0 * <isize>rs + <isize>(oxA * stride - 1) * <isize>ps;
+        // The next output row's new x rows and its dy row: one load per cache line, a share
+        // before each tile, so that the prefetchers stream them in while this row computes.
+        const xNew = min<i32>(H, iy0 + 3 + stride) - min<i32>(H, iy0 + 3);
+        let tx = img + <usize>max<i32>(0, iy0 + 3) * rs;
+        const touch = OW >= TOUCH_MIN_OW;
+        const txEnd = touch ? tx + <usize>max<i32>(0, xNew) * rs : tx;
+        let ty = grow + <usize>OW * ps;
+        const tyEnd = touch && oy + 1 < OH ? ty + <usize>OW * ps : ty;
+        const tiles = (oxB - oxA + tile - 1) / tile;
+        const shareX = (((txEnd - tx) >> 6) / <usize>tiles + 1) << 6;
+        const shareY = (((tyEnd - ty) >> 6) / <usize>tiles + 1) << 6;
+        let sink: i32 = 0;
         for (let t0 = oxA; t0 < oxB; t0 += tile) {
           const count = min<i32>(tile, oxB - t0);
+          let end = min<usize>(tx + shareX, txEnd);
+          for (; tx < end; tx += 64) sink ^= load<i32>(tx);
+          end = min<usize>(ty + shareY, tyEnd);
+          for (; ty < end; ty += 64) sink ^= load<i32>(ty);
           const tileIn = rowIn + <usize>(t0 - oxA) * step;
           const tileG = grow + <usize>t0 * ps;
           wgradTile(count, tileIn, tileG, rowAcc, tapBytes, cVec, ps, rs, step);
@@ -358,6 +484,7 @@ export function depthwise3x3Wgrad(
           }
         }
         for (let ox = oxB; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
+        store<i32>(sinkAt, sink); // keeps the touches
       }
       for (let b: usize = 0; b < accBytes; b += 16) v128.store(dw + b, f32x4.add(v128.load(dw + b), v128.load(rowAcc + b)));
     }
