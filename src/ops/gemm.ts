@@ -221,3 +221,12 @@ export function transpose(src: Float32Array, srcOff: number, rows: number, cols:
   }
   return dst;
 }
+
+// Tiny products at load give every path of `tiles` (the 4x3 tile, tail
+// columns, leftover rows) type feedback before V8 optimizes it. Without them the
+// first pointwise conv gets `tiles` optimized on stack with paths unseen, then
+// deoptimized and recompiled, and depending on compile timing some processes
+// kept tile code slower than the float32-A kernel it replaced (b1 forward 376
+// instead of 321 ms CPU, 10 runs of 34). Feedback vectors are allocated lazily,
+// so a handful of calls is not enough: with 64, 18 runs of 18 were fast.
+for (let i = 0; i < 64; i++) matmul(5, 4, 2, new Float32Array(10), 0, new Float32Array(8), 0, new Float32Array(20), 0);
