@@ -53,13 +53,17 @@ export function depthwise3x3Dgrad(
         dgradRowStride2(g, orow, oy0, oy1, oy2, W, OW, ors, ps, w, tapBytes, cVec, tile, txStart, txEnd, tyStart, tyEnd);
         continue;
       }
-      if (!fast || oy0 < 0 || oy2 < 0) {
+      if (!fast || (oy0 < 0 && oy2 < 0)) {
         for (let ix = 0; ix < W; ix++) dgradPixel(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
         continue;
       }
-      dgradPixel(g, orow, oy0, oy1, oy2, 0, stride, OW, ors, ps, w, tapBytes, cVec);
-      // Interior ix in [1, W - 1): dy rows oy0 = iy + 1 (tap row 0), iy, iy - 1; columns ix + 1, ix, ix - 1.
-      const g0 = g + <usize>oy0 * ors;
+      // ix in [0, W): dy rows oy0 = iy + 1 (tap row 0), iy, iy - 1; columns ix + 1, ix, ix - 1
+      // (the first and the last pixel without their column outside dy).: dy rows oy0 = iy + 1 (tap row 0), iy, iy - 1; columns ix + 1, ix, ix - 1.
+      // The first and last rows miss tap row 2 or 0: the tiles then take the other two.
+      const three = oy0 >= 0 && oy2 >= 0;
+      const tr = oy0 >= 0 ? 0 : 1;
+      const g0 = g + <usize>(tr == 0 ? oy0 : oy1) * ors;
+      const wr = w + <usize>(3 * tr) * tapBytes;
       const tiles = (W - 2 + tile - 1) / tile;
       const shareX = (((txEnd - txStart) >> 6) / <usize>tiles + 1) << 6;
       const shareY = (((tyEnd - tyStart) >> 6) / <usize>tiles + 1) << 6;
@@ -71,12 +75,14 @@ export function depthwise3x3Dgrad(
         for (; tx < end; tx += 64) sink ^= load<i32>(tx);
         end = min<usize>(ty + shareY, tyEnd);
         for (; ty < end; ty += 64) sink ^= load<i32>(ty);
-        dgradTile(count, g0 + <usize>(t0 + 1) * ps, orow + <usize>t0 * ps, w, tapBytes, cVec, ps, ors);
+        const left = t0 == 1;
+        const right = t0 + count == W - 1;
+        if (three) dgradTile(count, g0 + <usize>(t0 + 1) * ps, orow + <usize>t0 * ps, w, tapBytes, cVec, ps, ors, left, right);
+        else dgradTileRows2(count, g0 + <usize>(t0 + 1) * ps, orow + <usize>t0 * ps, wr, tapBytes, cVec, ps, ors, left, right);
         if (cVec < ps) {
-          for (let ix = t0; ix < t0 + count; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
+          for (let ix = t0 - <i32>left; ix < t0 + count + <i32>right; ix++) dgradPixelTail(g, orow + <usize>ix * ps, oy0, oy1, oy2, ix, stride, OW, ors, ps, w, tapBytes, cVec);
         }
       }
-      dgradPixel(g, orow + <usize>(W - 1) * ps, oy0, oy1, oy2, W - 1, stride, OW, ors, ps, w, tapBytes, cVec);
       store<i32>(sinkAt, sink); // keeps the touches
     }
   }
@@ -131,7 +137,10 @@ function dgradRowStride2(
  */
 // @ts-ignore: decorator
 @noinline
-function dgradTile(count: i32, q0start: usize, ostart: usize, w: usize, tapBytes: usize, cVec: usize, ps: usize, ors: usize): void {
+function dgradTile(
+  count: i32, q0start: usize, ostart: usize, w: usize, tapBytes: usize, cVec: usize, ps: usize, ors: usize,
+  left: bool, right: bool,
+): void {
   const zero = f32x4.splat(0);
   for (let cb: usize = 0; cb < cVec; cb += 16) {
     const wc = w + cb;
@@ -146,6 +155,18 @@ function dgradTile(count: i32, q0start: usize, ostart: usize, w: usize, tapBytes
     const w8 = v128.load(wc + 8 * tapBytes);
     let q0 = q0start + cb;
     let o = ostart + cb;
+    if (left) {
+      // Input column 0: dy columns 1 and 0 (taps 0 and 1 of each row).
+      const q1 = q0 - ors;
+      const q2 = q1 - ors;
+      let acc = madd(v128.load(q0 - ps), w0, zero);
+      acc = madd(v128.load(q0 - 2 * ps), w1, acc);
+      acc = madd(v128.load(q1 - ps), w3, acc);
+      acc = madd(v128.load(q1 - 2 * ps), w4, acc);
+      acc = madd(v128.load(q2 - ps), w6, acc);
+      acc = madd(v128.load(q2 - 2 * ps), w7, acc);
+      v128.store(o - ps, acc);
+    }
     let m = count >> 1;
     if (m) do {
       // a: this pixel (dy columns q, q - 1, q - 2); b: the next (q + 1, q, q - 1).
@@ -195,6 +216,98 @@ function dgradTile(count: i32, q0start: usize, ostart: usize, w: usize, tapBytes
       acc = madd(v128.load(q2), w6, acc);
       acc = madd(v128.load(q2 - ps), w7, acc);
       acc = madd(v128.load(q2 - 2 * ps), w8, acc);
+      v128.store(o, acc);
+      q0 += ps;
+      o += ps;
+    }
+    if (right) {
+      // Input column W - 1: dy columns W - 1 and W - 2 (taps 1 and 2 of each row).
+      const q1 = q0 - ors;
+      const q2 = q1 - ors;
+      let acc = madd(v128.load(q0 - ps), w1, zero);
+      acc = madd(v128.load(q0 - 2 * ps), w2, acc);
+      acc = madd(v128.load(q1 - ps), w4, acc);
+      acc = madd(v128.load(q1 - 2 * ps), w5, acc);
+      acc = madd(v128.load(q2 - ps), w7, acc);
+      acc = madd(v128.load(q2 - 2 * ps), w8, acc);
+      v128.store(o, acc);
+    }
+  }
+}
+
+/**
+ * dgradTile for a first or last input row: two tap rows, from wr (tap row 0 or 1), with dy rows
+ * at q0 and one output row above.
+ */
+// @ts-ignore: decorator
+@noinline
+function dgradTileRows2(
+  count: i32, q0start: usize, ostart: usize, wr: usize, tapBytes: usize, cVec: usize, ps: usize, ors: usize,
+  left: bool, right: bool,
+): void {
+  const zero = f32x4.splat(0);
+  for (let cb: usize = 0; cb < cVec; cb += 16) {
+    const wc = wr + cb;
+    const w0 = v128.load(wc);
+    const w1 = v128.load(wc + tapBytes);
+    const w2 = v128.load(wc + 2 * tapBytes);
+    const w3 = v128.load(wc + 3 * tapBytes);
+    const w4 = v128.load(wc + 4 * tapBytes);
+    const w5 = v128.load(wc + 5 * tapBytes);
+    let q0 = q0start + cb;
+    let o = ostart + cb;
+    if (left) {
+      const q1 = q0 - ors;
+      let acc = madd(v128.load(q0 - ps), w0, zero);
+      acc = madd(v128.load(q0 - 2 * ps), w1, acc);
+      acc = madd(v128.load(q1 - ps), w3, acc);
+      acc = madd(v128.load(q1 - 2 * ps), w4, acc);
+      v128.store(o - ps, acc);
+    }
+    let m = count >> 1;
+    if (m) do {
+      const q1 = q0 - ors;
+      let x = v128.load(q0 + ps);
+      let b = madd(x, w0, zero);
+      x = v128.load(q0);
+      let a = madd(x, w0, zero);
+      b = madd(x, w1, b);
+      x = v128.load(q0 - ps);
+      a = madd(x, w1, a);
+      b = madd(x, w2, b);
+      a = madd(v128.load(q0 - 2 * ps), w2, a);
+      x = v128.load(q1 + ps);
+      b = madd(x, w3, b);
+      x = v128.load(q1);
+      a = madd(x, w3, a);
+      b = madd(x, w4, b);
+      x = v128.load(q1 - ps);
+      a = madd(x, w4, a);
+      b = madd(x, w5, b);
+      a = madd(v128.load(q1 - 2 * ps), w5, a);
+      v128.store(o, a);
+      v128.store(o + ps, b);
+      q0 += ps << 1;
+      o += ps << 1;
+    } while (--m != 0);
+    if (count & 1) {
+      const q1 = q0 - ors;
+      let acc = madd(v128.load(q0), w0, zero);
+      acc = madd(v128.load(q0 - ps), w1, acc);
+      acc = madd(v128.load(q0 - 2 * ps), w2, acc);
+      acc = madd(v128.load(q1), w3, acc);
+      acc = madd(v128.load(q1 - ps), w4, acc);
+      acc = madd(v128.load(q1 - 2 * ps), w5, acc);
+      v128.store(o, acc);
+      q0 += ps;
+      o += ps;
+    }
+    if (right) {
+      const q1 = q0 - ors;
+      let acc = madd(v128.load(q0 - ps), w1, zero);
+      acc = madd(v128.load(q0 - 2 * ps), w2, acc);
+      acc = madd(v128.load(q1 - ps), w4, acc);
+      acc = madd(v128.load(q1 - 2 * ps), w5, acc);
       v128.store(o, acc);
     }
   }
