@@ -363,6 +363,7 @@ function dgradTileStride2(
 @noinline
 function wgradTile(
   count: i32, tileIn: usize, tileG: usize, rowAcc: usize, tapBytes: usize, cVec: usize, ps: usize, rs: usize, step: usize,
+  left: bool, right: bool,
 ): void {
   const pairs = count >> 1;
   for (let cb: usize = 0; cb < cVec; cb += 16) {
@@ -378,6 +379,19 @@ function wgradTile(
     let a8 = v128.load(ac + 8 * tapBytes);
     let p0 = tileIn + cb;
     let gp = tileG + cb;
+    if (left) {
+      // Output column 0: x columns 0 and 1 (taps 1 and 2 of each row).
+      const gv = v128.load(gp - ps);
+      const q0 = p0 - step;
+      const q1 = q0 + rs;
+      const q2 = q1 + rs;
+      a1 = madd(gv, v128.load(q0 + ps), a1);
+      a2 = madd(gv, v128.load(q0 + 2 * ps), a2);
+      a4 = madd(gv, v128.load(q1 + ps), a4);
+      a5 = madd(gv, v128.load(q1 + 2 * ps), a5);
+      a7 = madd(gv, v128.load(q2 + ps), a7);
+      a8 = madd(gv, v128.load(q2 + 2 * ps), a8);
+    }
     if (pairs) {
       let m = pairs;
       if (step == ps) {
@@ -461,6 +475,20 @@ function wgradTile(
       a6 = madd(gv, v128.load(p2), a6);
       a7 = madd(gv, v128.load(p2 + ps), a7);
       a8 = madd(gv, v128.load(p2 + 2 * ps), a8);
+      p0 += step;
+      gp += ps;
+    }
+    if (right) {
+      // Output column OW - 1: x columns W - 2 and W - 1 (taps 0 and 1 of each row).
+      const gv = v128.load(gp);
+      const p1 = p0 + rs;
+      const p2 = p1 + rs;
+      a0 = madd(gv, v128.load(p0), a0);
+      a1 = madd(gv, v128.load(p0 + ps), a1);
+      a3 = madd(gv, v128.load(p1), a3);
+      a4 = madd(gv, v128.load(p1 + ps), a4);
+      a6 = madd(gv, v128.load(p2), a6);
+      a7 = madd(gv, v128.load(p2 + ps), a7);
     }
     v128.store(ac, a0);
     v128.store(ac + tapBytes, a1);
@@ -471,6 +499,62 @@ function wgradTile(
     v128.store(ac + 6 * tapBytes, a6);
     v128.store(ac + 7 * tapBytes, a7);
     v128.store(ac + 8 * tapBytes, a8);
+  }
+}
+
+/** wgradTile for a first or last output row: two tap rows, their accumulators from rowAcc on. */
+// @ts-ignore: decorator
+@noinline
+function wgradTileRows2(
+  count: i32, tileIn: usize, tileG: usize, rowAcc: usize, tapBytes: usize, cVec: usize, ps: usize, rs: usize, step: usize,
+  left: bool, right: bool,
+): void {
+  for (let cb: usize = 0; cb < cVec; cb += 16) {
+    const ac = rowAcc + cb;
+    let a0 = v128.load(ac);
+    let a1 = v128.load(ac + tapBytes);
+    let a2 = v128.load(ac + 2 * tapBytes);
+    let a3 = v128.load(ac + 3 * tapBytes);
+    let a4 = v128.load(ac + 4 * tapBytes);
+    let a5 = v128.load(ac + 5 * tapBytes);
+    let p0 = tileIn + cb;
+    let gp = tileG + cb;
+    if (left) {
+      const gv = v128.load(gp - ps);
+      const q0 = p0 - step;
+      const q1 = q0 + rs;
+      a1 = madd(gv, v128.load(q0 + ps), a1);
+      a2 = madd(gv, v128.load(q0 + 2 * ps), a2);
+      a4 = madd(gv, v128.load(q1 + ps), a4);
+      a5 = madd(gv, v128.load(q1 + 2 * ps), a5);
+    }
+    let m = count;
+    do {
+      const gv = v128.load(gp);
+      const p1 = p0 + rs;
+      a0 = madd(gv, v128.load(p0), a0);
+      a1 = madd(gv, v128.load(p0 + ps), a1);
+      a2 = madd(gv, v128.load(p0 + 2 * ps), a2);
+      a3 = madd(gv, v128.load(p1), a3);
+      a4 = madd(gv, v128.load(p1 + ps), a4);
+      a5 = madd(gv, v128.load(p1 + 2 * ps), a5);
+      p0 += step;
+      gp += ps;
+    } while (--m != 0);
+    if (right) {
+      const gv = v128.load(gp);
+      const p1 = p0 + rs;
+      a0 = madd(gv, v128.load(p0), a0);
+      a1 = madd(gv, v128.load(p0 + ps), a1);
+      a3 = madd(gv, v128.load(p1), a3);
+      a4 = madd(gv, v128.load(p1 + ps), a4);
+    }
+    v128.store(ac, a0);
+    v128.store(ac + tapBytes, a1);
+    v128.store(ac + 2 * tapBytes, a2);
+    v128.store(ac + 3 * tapBytes, a3);
+    v128.store(ac + 4 * tapBytes, a4);
+    v128.store(ac + 5 * tapBytes, a5);
   }
 }
 
@@ -564,13 +648,19 @@ export function depthwise3x3Wgrad(
       const kyLo = iy0 < 0 ? 1 : 0;
       const kyHi = iy0 + 2 >= H ? H - 1 - iy0 : 2;
       const grow = dy + (<usize>(n * OH + oy) * <usize>OW) * ps;
-      if (kyLo != 0 || kyHi != 2 || oxB <= oxA) {
+      const three = kyHi - kyLo == 2;
+      if (kyHi - kyLo < 1 || oxB <= oxA) {
         for (let ox = 0; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
       } else {
         // Each (tap, channel) sum still runs over ox in increasing order: the left border
-        // pixels, then the tiles (9 accumulators per channel group in registers), then the right.
-        for (let ox = 0; ox < oxA; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
-        const rowIn = img + <isize>iy0 * <isize>rs + <isize>(oxA * stride - 1) * <isize>ps;
+        // pixel, the tiles, then the right border pixel, with the accumulators of the valid tap
+        // rows (all 3, or 2 in the first and last rows) in registers. The border pixels go with
+        // the first and the last tile when their taps are columns 1, 2 and 0, 1.
+        const left = oxA == 1 && W >= 2;
+        const right = oxB == OW - 1 && (OW - 1) * stride + 1 == W;
+        if (!left) for (let ox = 0; ox < oxA; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
+        const rowIn = img + <isize>(iy0 + kyLo) * <isize>rs + <isize>(oxA * stride - 1) * <isize>ps;
+        const acc = rowAcc + <usize>(3 * kyLo) * tapBytes;
         // The next output row's new x rows and its dy row: one load per cache line, a share
         // before each tile, so that the prefetchers stream them in while this row computes.
         const xNew = min<i32>(H, iy0 + 3 + stride) - min<i32>(H, iy0 + 3);
@@ -591,12 +681,15 @@ export function depthwise3x3Wgrad(
           for (; ty < end; ty += 64) sink ^= load<i32>(ty);
           const tileIn = rowIn + <usize>(t0 - oxA) * step;
           const tileG = grow + <usize>t0 * ps;
-          wgradTile(count, tileIn, tileG, rowAcc, tapBytes, cVec, ps, rs, step);
+          const l = left && t0 == oxA;
+          const r = right && t0 + count == oxB;
+          if (three) wgradTile(count, tileIn, tileG, acc, tapBytes, cVec, ps, rs, step, l, r);
+          else wgradTileRows2(count, tileIn, tileG, acc, tapBytes, cVec, ps, rs, step, l, r);
           if (cVec < ps) {
-            for (let ox = t0; ox < t0 + count; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, cVec, cVec);
+            for (let ox = t0 - <i32>l; ox < t0 + count + <i32>r; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, cVec, cVec);
           }
         }
-        for (let ox = oxB; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
+        if (!right) for (let ox = oxB; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
         store<i32>(sinkAt, sink); // keeps the touches
       }
       for (let b: usize = 0; b < accBytes; b += 16) v128.store(dw + b, f32x4.add(v128.load(dw + b), v128.load(rowAcc + b)));
