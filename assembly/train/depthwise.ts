@@ -363,20 +363,24 @@ function dgradTileStride2(
 @noinline
 function wgradTile(
   count: i32, tileIn: usize, tileG: usize, rowAcc: usize, tapBytes: usize, cVec: usize, ps: usize, rs: usize, step: usize,
-  left: bool, right: bool,
+  left: bool, right: bool, first: bool, last: bool, dwAcc: usize,
 ): void {
   const pairs = count >> 1;
+  const zero = f32x4.splat(0);
   for (let cb: usize = 0; cb < cVec; cb += 16) {
     const ac = rowAcc + cb;
-    let a0 = v128.load(ac);
-    let a1 = v128.load(ac + tapBytes);
-    let a2 = v128.load(ac + 2 * tapBytes);
-    let a3 = v128.load(ac + 3 * tapBytes);
-    let a4 = v128.load(ac + 4 * tapBytes);
-    let a5 = v128.load(ac + 5 * tapBytes);
-    let a6 = v128.load(ac + 6 * tapBytes);
-    let a7 = v128.load(ac + 7 * tapBytes);
-    let a8 = v128.load(ac + 8 * tapBytes);
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero, a8 = zero;
+    if (!first) {
+      a0 = v128.load(ac);
+      a1 = v128.load(ac + tapBytes);
+      a2 = v128.load(ac + 2 * tapBytes);
+      a3 = v128.load(ac + 3 * tapBytes);
+      a4 = v128.load(ac + 4 * tapBytes);
+      a5 = v128.load(ac + 5 * tapBytes);
+      a6 = v128.load(ac + 6 * tapBytes);
+      a7 = v128.load(ac + 7 * tapBytes);
+      a8 = v128.load(ac + 8 * tapBytes);
+    }
     let p0 = tileIn + cb;
     let gp = tileG + cb;
     if (left) {
@@ -490,15 +494,29 @@ function wgradTile(
       a6 = madd(gv, v128.load(p2), a6);
       a7 = madd(gv, v128.load(p2 + ps), a7);
     }
-    v128.store(ac, a0);
-    v128.store(ac + tapBytes, a1);
-    v128.store(ac + 2 * tapBytes, a2);
-    v128.store(ac + 3 * tapBytes, a3);
-    v128.store(ac + 4 * tapBytes, a4);
-    v128.store(ac + 5 * tapBytes, a5);
-    v128.store(ac + 6 * tapBytes, a6);
-    v128.store(ac + 7 * tapBytes, a7);
-    v128.store(ac + 8 * tapBytes, a8);
+    if (last) {
+      // The row's sums go straight into dw (dw + row sum, as through rowAcc).
+      const d = dwAcc + cb;
+      v128.store(d, f32x4.add(v128.load(d), a0));
+      v128.store(d + tapBytes, f32x4.add(v128.load(d + tapBytes), a1));
+      v128.store(d + 2 * tapBytes, f32x4.add(v128.load(d + 2 * tapBytes), a2));
+      v128.store(d + 3 * tapBytes, f32x4.add(v128.load(d + 3 * tapBytes), a3));
+      v128.store(d + 4 * tapBytes, f32x4.add(v128.load(d + 4 * tapBytes), a4));
+      v128.store(d + 5 * tapBytes, f32x4.add(v128.load(d + 5 * tapBytes), a5));
+      v128.store(d + 6 * tapBytes, f32x4.add(v128.load(d + 6 * tapBytes), a6));
+      v128.store(d + 7 * tapBytes, f32x4.add(v128.load(d + 7 * tapBytes), a7));
+      v128.store(d + 8 * tapBytes, f32x4.add(v128.load(d + 8 * tapBytes), a8));
+    } else {
+      v128.store(ac, a0);
+      v128.store(ac + tapBytes, a1);
+      v128.store(ac + 2 * tapBytes, a2);
+      v128.store(ac + 3 * tapBytes, a3);
+      v128.store(ac + 4 * tapBytes, a4);
+      v128.store(ac + 5 * tapBytes, a5);
+      v128.store(ac + 6 * tapBytes, a6);
+      v128.store(ac + 7 * tapBytes, a7);
+      v128.store(ac + 8 * tapBytes, a8);
+    }
   }
 }
 
@@ -507,16 +525,20 @@ function wgradTile(
 @noinline
 function wgradTileRows2(
   count: i32, tileIn: usize, tileG: usize, rowAcc: usize, tapBytes: usize, cVec: usize, ps: usize, rs: usize, step: usize,
-  left: bool, right: bool,
+  left: bool, right: bool, first: bool, last: bool, dwAcc: usize,
 ): void {
+  const zero = f32x4.splat(0);
   for (let cb: usize = 0; cb < cVec; cb += 16) {
     const ac = rowAcc + cb;
-    let a0 = v128.load(ac);
-    let a1 = v128.load(ac + tapBytes);
-    let a2 = v128.load(ac + 2 * tapBytes);
-    let a3 = v128.load(ac + 3 * tapBytes);
-    let a4 = v128.load(ac + 4 * tapBytes);
-    let a5 = v128.load(ac + 5 * tapBytes);
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero;
+    if (!first) {
+      a0 = v128.load(ac);
+      a1 = v128.load(ac + tapBytes);
+      a2 = v128.load(ac + 2 * tapBytes);
+      a3 = v128.load(ac + 3 * tapBytes);
+      a4 = v128.load(ac + 4 * tapBytes);
+      a5 = v128.load(ac + 5 * tapBytes);
+    }
     let p0 = tileIn + cb;
     let gp = tileG + cb;
     if (left) {
@@ -549,12 +571,23 @@ function wgradTileRows2(
       a3 = madd(gv, v128.load(p1), a3);
       a4 = madd(gv, v128.load(p1 + ps), a4);
     }
-    v128.store(ac, a0);
-    v128.store(ac + tapBytes, a1);
-    v128.store(ac + 2 * tapBytes, a2);
-    v128.store(ac + 3 * tapBytes, a3);
-    v128.store(ac + 4 * tapBytes, a4);
-    v128.store(ac + 5 * tapBytes, a5);
+    if (last) {
+      // The row's sums go straight into dw (dw + row sum, as through rowAcc).
+      const d = dwAcc + cb;
+      v128.store(d, f32x4.add(v128.load(d), a0));
+      v128.store(d + tapBytes, f32x4.add(v128.load(d + tapBytes), a1));
+      v128.store(d + 2 * tapBytes, f32x4.add(v128.load(d + 2 * tapBytes), a2));
+      v128.store(d + 3 * tapBytes, f32x4.add(v128.load(d + 3 * tapBytes), a3));
+      v128.store(d + 4 * tapBytes, f32x4.add(v128.load(d + 4 * tapBytes), a4));
+      v128.store(d + 5 * tapBytes, f32x4.add(v128.load(d + 5 * tapBytes), a5));
+    } else {
+      v128.store(ac, a0);
+      v128.store(ac + tapBytes, a1);
+      v128.store(ac + 2 * tapBytes, a2);
+      v128.store(ac + 3 * tapBytes, a3);
+      v128.store(ac + 4 * tapBytes, a4);
+      v128.store(ac + 5 * tapBytes, a5);
+    }
   }
 }
 
@@ -639,28 +672,34 @@ export function depthwise3x3Wgrad(
   const oxA = min<i32>(1, OW);
   const oxB = max<i32>(oxA, min<i32>(OW, (W - 2) / stride + 1));
   const tile = max<i32>(2, min<i32>(32, (<i32>(TILE_BYTES / (3 * ps)) - 2) / stride));
+  // The left and right border pixels (see below) go with the tiles when their taps are
+  // columns 1, 2 and 0, 1.
+  const left = oxA == 1 && W >= 2;
+  const right = oxB == OW - 1 && (OW - 1) * stride + 1 == W;
   memory.fill(dw, 0, accBytes);
   for (let n = 0; n < N; n++) {
     const img = x + <usize>n * <usize>H * rs;
     for (let oy = 0; oy < OH; oy++) {
-      memory.fill(rowAcc, 0, accBytes);
       const iy0 = oy * stride - 1;
       const kyLo = iy0 < 0 ? 1 : 0;
       const kyHi = iy0 + 2 >= H ? H - 1 - iy0 : 2;
       const grow = dy + (<usize>(n * OH + oy) * <usize>OW) * ps;
       const three = kyHi - kyLo == 2;
-      if (kyHi - kyLo < 1 || oxB <= oxA) {
+      const tiled = kyHi - kyLo >= 1 && oxB > oxA;
+      // Rows the tiles cover whole (both borders, no scalar channels) keep their sums in
+      // registers from zero and add them to dw at the last tile, without rowAcc.
+      const direct = tiled && left && right && cVec == ps;
+      if (!direct) memory.fill(rowAcc, 0, accBytes);
+      if (!tiled) {
         for (let ox = 0; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
       } else {
         // Each (tap, channel) sum still runs over ox in increasing order: the left border
         // pixel, the tiles, then the right border pixel, with the accumulators of the valid tap
-        // rows (all 3, or 2 in the first and last rows) in registers. The border pixels go with
-        // the first and the last tile when their taps are columns 1, 2 and 0, 1.
-        const left = oxA == 1 && W >= 2;
-        const right = oxB == OW - 1 && (OW - 1) * stride + 1 == W;
+        // rows (all 3, or 2 in the first and last rows) in registers.
         if (!left) for (let ox = 0; ox < oxA; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
         const rowIn = img + <isize>(iy0 + kyLo) * <isize>rs + <isize>(oxA * stride - 1) * <isize>ps;
         const acc = rowAcc + <usize>(3 * kyLo) * tapBytes;
+        const dwAcc = dw + <usize>(3 * kyLo) * tapBytes;
         // The next output row's new x rows and its dy row: one load per cache line, a share
         // before each tile, so that the prefetchers stream them in while this row computes.
         const xNew = min<i32>(H, iy0 + 3 + stride) - min<i32>(H, iy0 + 3);
@@ -683,8 +722,10 @@ export function depthwise3x3Wgrad(
           const tileG = grow + <usize>t0 * ps;
           const l = left && t0 == oxA;
           const r = right && t0 + count == oxB;
-          if (three) wgradTile(count, tileIn, tileG, acc, tapBytes, cVec, ps, rs, step, l, r);
-          else wgradTileRows2(count, tileIn, tileG, acc, tapBytes, cVec, ps, rs, step, l, r);
+          const first = direct && t0 == oxA;
+          const last = direct && t0 + count == oxB;
+          if (three) wgradTile(count, tileIn, tileG, acc, tapBytes, cVec, ps, rs, step, l, r, first, last, dwAcc);
+          else wgradTileRows2(count, tileIn, tileG, acc, tapBytes, cVec, ps, rs, step, l, r, first, last, dwAcc);
           if (cVec < ps) {
             for (let ox = t0 - <i32>l; ox < t0 + count + <i32>r; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, cVec, cVec);
           }
@@ -692,7 +733,7 @@ export function depthwise3x3Wgrad(
         if (!right) for (let ox = oxB; ox < OW; ox++) wgradPixel(img, grow, rowAcc, ox, iy0, kyLo, kyHi, W, stride, ps, rs, tapBytes, 0, cVec);
         store<i32>(sinkAt, sink); // keeps the touches
       }
-      for (let b: usize = 0; b < accBytes; b += 16) v128.store(dw + b, f32x4.add(v128.load(dw + b), v128.load(rowAcc + b)));
+      if (!direct) for (let b: usize = 0; b < accBytes; b += 16) v128.store(dw + b, f32x4.add(v128.load(dw + b), v128.load(rowAcc + b)));
     }
   }
 }
