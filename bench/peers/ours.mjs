@@ -97,8 +97,11 @@ function wasmHead(linear, build) {
 function executorStep(model, exec, build) {
   wasmHead(model.classifier.at(1), build);
   const opt = new Adam(model.parameters().filter((p) => p.requiresGrad), { lr: 1e-3 });
-  // The update loop on wasm (bit-identical to the JS one), as `mnv2 train` runs it with the wasm backend.
-  opt.kernel = mnv2.createWasmAdamKernel(mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build)));
+  // The update loop on wasm (bit-identical to the JS one), as `mnv2 train` runs it with the wasm
+  // backend; a parallel executor's own kernel runs the backbone's updates on a worker.
+  opt.kernel = typeof exec.adamKernel === 'function'
+    ? exec.adamKernel(opt)
+    : mnv2.createWasmAdamKernel(mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build)));
   return async (x, labels) => {
     opt.zeroGrad();
     const { loss, grad } = crossEntropy(await exec.forward(x), labels);

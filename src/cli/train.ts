@@ -27,6 +27,7 @@ import { createWasmAdamKernel } from '../backend/wasm/optim.js';
 import { createWasmLinearKernel } from '../backend/wasm/linear.js';
 import { createWasmExecutor } from '../backend/wasm/executor.js';
 import { createParallelExecutor, createParallelInference, defaultThreads, parallelWorkerScript } from '../backend/wasm/parallel/node.js';
+import type { ParallelMobileNetV2Executor } from '../backend/wasm/parallel/pool.js';
 import { loadImageFolder, classIndicesJson, type ImageFolderSplit } from '../data/folder.js';
 import { DataLoader, DecodePool, skippedImagesWarning, workerScriptPath } from '../data/loader.js';
 import { sampleSeed, type TransformSpec } from '../data/worker.js';
@@ -267,19 +268,23 @@ async function train(
     threads = 1;
   }
   let trainNet: TrainNet = model;
+  let parallel: ParallelMobileNetV2Executor | null = null;
   if (kernels && !opts.cacheFeatures) {
     if (threads > 1) {
       const pe = await createParallelExecutor(model, { threads });
       onCleanup(() => pe.close());
-      trainNet = pe;
+      trainNet = parallel = pe;
     } else {
       // Its own kernel instance: the eval plans compiled every epoch must not share its arena's memory.
       trainNet = createWasmExecutor(loadWasmKernelsFromFile(defaultWasmPath()), model);
     }
     log(`training on wasm, ${threads} thread${threads > 1 ? 's' : ''}`);
   }
-  // Adam's update on wasm too (bit-identical to the JS loop), on a kernel instance of its own.
-  if (kernels && optimizer instanceof Adam) optimizer.kernel = createWasmAdamKernel(loadWasmKernelsFromFile(defaultWasmPath()));
+  // Adam's update on wasm too (bit-identical to the JS loop), on a kernel instance of its own;
+  // with workers, a worker takes the backbone's updates while this thread does the head's.
+  if (kernels && optimizer instanceof Adam) {
+    optimizer.kernel = parallel ? parallel.adamKernel(optimizer) : createWasmAdamKernel(loadWasmKernelsFromFile(defaultWasmPath()));
+  }
   // And the classifier's products (the head trains on cached features or after the backbone).
   const head = model.classifier.at(1);
   if (kernels && head instanceof Linear) head.kernel = createWasmLinearKernel(loadWasmKernelsFromFile(defaultWasmPath()));
