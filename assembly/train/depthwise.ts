@@ -191,12 +191,7 @@ function dgradTile(
       // Input column 0: dy columns 1 and 0 (taps 0 and 1 of each row).
       const q1 = q0 - ors;
       const q2 = q1 - ors;
-      let acc = madd(v128.load(q0 - ps), w0, zero);
-      acc = madd(v128.load(q0 - 2 * ps), w1, acc);
-      acc = madd(v128.load(q1 - ps), w3, acc);
-      acc = madd(v128.load(q1 - 2 * ps), w4, acc);
-      acc = madd(v128.load(q2 - ps), w6, acc);
-      acc = madd(v128.load(q2 - 2 * ps), w7, acc);
+      const acc = tapRowLeft(tapRowLeft(tapRowLeft(zero, q0, ps, w0, w1), q1, ps, w3, w4), q2, ps, w6, w7);
       v128.store(o - ps, acc);
     }
     let m = count >> 1;
@@ -239,15 +234,7 @@ function dgradTile(
     if (count & 1) {
       const q1 = q0 - ors;
       const q2 = q1 - ors;
-      let acc = madd(v128.load(q0), w0, zero);
-      acc = madd(v128.load(q0 - ps), w1, acc);
-      acc = madd(v128.load(q0 - 2 * ps), w2, acc);
-      acc = madd(v128.load(q1), w3, acc);
-      acc = madd(v128.load(q1 - ps), w4, acc);
-      acc = madd(v128.load(q1 - 2 * ps), w5, acc);
-      acc = madd(v128.load(q2), w6, acc);
-      acc = madd(v128.load(q2 - ps), w7, acc);
-      acc = madd(v128.load(q2 - 2 * ps), w8, acc);
+      const acc = tapRow(tapRow(tapRow(zero, q0, ps, w0, w1, w2), q1, ps, w3, w4, w5), q2, ps, w6, w7, w8);
       v128.store(o, acc);
       q0 += ps;
       o += ps;
@@ -297,19 +284,9 @@ function dgradTileTwoRows(
       const r2 = q - ors;
       const r1 = r2 - ors;
       const r0 = r1 - ors;
-      let t = madd(v128.load(r2 - ps), w0, zero);
-      t = madd(v128.load(r2 - 2 * ps), w1, t);
-      t = madd(v128.load(r1 - ps), w3, t);
-      t = madd(v128.load(r1 - 2 * ps), w4, t);
-      t = madd(v128.load(r0 - ps), w6, t);
-      t = madd(v128.load(r0 - 2 * ps), w7, t);
+      const t = tapRowLeft(tapRowLeft(tapRowLeft(zero, r2, ps, w0, w1), r1, ps, w3, w4), r0, ps, w6, w7);
       v128.store(o - ps, t);
-      let u = madd(v128.load(q - ps), w0, zero);
-      u = madd(v128.load(q - 2 * ps), w1, u);
-      u = madd(v128.load(r2 - ps), w3, u);
-      u = madd(v128.load(r2 - 2 * ps), w4, u);
-      u = madd(v128.load(r1 - ps), w6, u);
-      u = madd(v128.load(r1 - 2 * ps), w7, u);
+      const u = tapRowLeft(tapRowLeft(tapRowLeft(zero, q, ps, w0, w1), r2, ps, w3, w4), r1, ps, w6, w7);
       v128.store(o + rowBytes - ps, u);
     }
     let m = count >> 1;
@@ -380,25 +357,9 @@ function dgradTileTwoRows(
       const r2 = q - ors;
       const r1 = r2 - ors;
       const r0 = r1 - ors;
-      let t = madd(v128.load(r2), w0, zero);
-      t = madd(v128.load(r2 - ps), w1, t);
-      t = madd(v128.load(r2 - 2 * ps), w2, t);
-      t = madd(v128.load(r1), w3, t);
-      t = madd(v128.load(r1 - ps), w4, t);
-      t = madd(v128.load(r1 - 2 * ps), w5, t);
-      t = madd(v128.load(r0), w6, t);
-      t = madd(v128.load(r0 - ps), w7, t);
-      t = madd(v128.load(r0 - 2 * ps), w8, t);
+      const t = tapRow(tapRow(tapRow(zero, r2, ps, w0, w1, w2), r1, ps, w3, w4, w5), r0, ps, w6, w7, w8);
       v128.store(o, t);
-      let u = madd(v128.load(q), w0, zero);
-      u = madd(v128.load(q - ps), w1, u);
-      u = madd(v128.load(q - 2 * ps), w2, u);
-      u = madd(v128.load(r2), w3, u);
-      u = madd(v128.load(r2 - ps), w4, u);
-      u = madd(v128.load(r2 - 2 * ps), w5, u);
-      u = madd(v128.load(r1), w6, u);
-      u = madd(v128.load(r1 - ps), w7, u);
-      u = madd(v128.load(r1 - 2 * ps), w8, u);
+      const u = tapRow(tapRow(tapRow(zero, q, ps, w0, w1, w2), r2, ps, w3, w4, w5), r1, ps, w6, w7, w8);
       v128.store(o + rowBytes, u);
       q += ps;
       o += ps;
@@ -449,10 +410,7 @@ function dgradTileRows2(
     let o = ostart + cb;
     if (left) {
       const q1 = q0 - ors;
-      let acc = madd(v128.load(q0 - ps), w0, zero);
-      acc = madd(v128.load(q0 - 2 * ps), w1, acc);
-      acc = madd(v128.load(q1 - ps), w3, acc);
-      acc = madd(v128.load(q1 - 2 * ps), w4, acc);
+      const acc = tapRowLeft(tapRowLeft(zero, q0, ps, w0, w1), q1, ps, w3, w4);
       v128.store(o - ps, acc);
     }
     let m = count >> 1;
@@ -483,12 +441,7 @@ function dgradTileRows2(
     } while (--m != 0);
     if (count & 1) {
       const q1 = q0 - ors;
-      let acc = madd(v128.load(q0), w0, zero);
-      acc = madd(v128.load(q0 - ps), w1, acc);
-      acc = madd(v128.load(q0 - 2 * ps), w2, acc);
-      acc = madd(v128.load(q1), w3, acc);
-      acc = madd(v128.load(q1 - ps), w4, acc);
-      acc = madd(v128.load(q1 - 2 * ps), w5, acc);
+      const acc = tapRow(tapRow(zero, q0, ps, w0, w1, w2), q1, ps, w3, w4, w5);
       v128.store(o, acc);
       q0 += ps;
       o += ps;
@@ -830,6 +783,20 @@ function dgradPixelTail(
     store<f32>(o + cb, acc);
   }
 }
+
+// One tap row of a dgrad output pixel: dy at p, p - ps and p - 2*ps (the row's three columns,
+// right to left) times its three weights, added to acc in that order.
+@inline
+function tapRow(acc: v128, p: usize, ps: usize, wa: v128, wb: v128, wc: v128): v128 {
+  return madd(v128.load(p - 2 * ps), wc, madd(v128.load(p - ps), wb, madd(v128.load(p), wa, acc)));
+}
+
+// The same for a pixel whose right column falls outside dy: only p - ps and p - 2*ps.
+@inline
+function tapRowLeft(acc: v128, p: usize, ps: usize, wa: v128, wb: v128): v128 {
+  return madd(v128.load(p - 2 * ps), wb, madd(v128.load(p - ps), wa, acc));
+}
+
 
 /** The output index o with o*stride == t, or -1 when t is not on the stride grid or out of range. */
 @inline
