@@ -638,29 +638,17 @@ function wgradTile(
       a6 = madd(gv, v128.load(p2), a6);
       a7 = madd(gv, v128.load(p2 + ps), a7);
     }
-    if (last) {
-      // The row's sums go straight into dw (dw + row sum, as through rowAcc).
-      const d = dwAcc + cb;
-      v128.store(d, f32x4.add(v128.load(d), a0));
-      v128.store(d + tapBytes, f32x4.add(v128.load(d + tapBytes), a1));
-      v128.store(d + 2 * tapBytes, f32x4.add(v128.load(d + 2 * tapBytes), a2));
-      v128.store(d + 3 * tapBytes, f32x4.add(v128.load(d + 3 * tapBytes), a3));
-      v128.store(d + 4 * tapBytes, f32x4.add(v128.load(d + 4 * tapBytes), a4));
-      v128.store(d + 5 * tapBytes, f32x4.add(v128.load(d + 5 * tapBytes), a5));
-      v128.store(d + 6 * tapBytes, f32x4.add(v128.load(d + 6 * tapBytes), a6));
-      v128.store(d + 7 * tapBytes, f32x4.add(v128.load(d + 7 * tapBytes), a7));
-      v128.store(d + 8 * tapBytes, f32x4.add(v128.load(d + 8 * tapBytes), a8));
-    } else {
-      v128.store(ac, a0);
-      v128.store(ac + tapBytes, a1);
-      v128.store(ac + 2 * tapBytes, a2);
-      v128.store(ac + 3 * tapBytes, a3);
-      v128.store(ac + 4 * tapBytes, a4);
-      v128.store(ac + 5 * tapBytes, a5);
-      v128.store(ac + 6 * tapBytes, a6);
-      v128.store(ac + 7 * tapBytes, a7);
-      v128.store(ac + 8 * tapBytes, a8);
-    }
+    // The last row's sums go straight into dw (dw + row sum, as through rowAcc).
+    const d = last ? dwAcc + cb : ac;
+    putTapSum(d, a0, last);
+    putTapSum(d + tapBytes, a1, last);
+    putTapSum(d + 2 * tapBytes, a2, last);
+    putTapSum(d + 3 * tapBytes, a3, last);
+    putTapSum(d + 4 * tapBytes, a4, last);
+    putTapSum(d + 5 * tapBytes, a5, last);
+    putTapSum(d + 6 * tapBytes, a6, last);
+    putTapSum(d + 7 * tapBytes, a7, last);
+    putTapSum(d + 8 * tapBytes, a8, last);
   }
 }
 
@@ -715,24 +703,21 @@ function wgradTileRows2(
       a3 = madd(gv, v128.load(p1), a3);
       a4 = madd(gv, v128.load(p1 + ps), a4);
     }
-    if (last) {
-      // The row's sums go straight into dw (dw + row sum, as through rowAcc).
-      const d = dwAcc + cb;
-      v128.store(d, f32x4.add(v128.load(d), a0));
-      v128.store(d + tapBytes, f32x4.add(v128.load(d + tapBytes), a1));
-      v128.store(d + 2 * tapBytes, f32x4.add(v128.load(d + 2 * tapBytes), a2));
-      v128.store(d + 3 * tapBytes, f32x4.add(v128.load(d + 3 * tapBytes), a3));
-      v128.store(d + 4 * tapBytes, f32x4.add(v128.load(d + 4 * tapBytes), a4));
-      v128.store(d + 5 * tapBytes, f32x4.add(v128.load(d + 5 * tapBytes), a5));
-    } else {
-      v128.store(ac, a0);
-      v128.store(ac + tapBytes, a1);
-      v128.store(ac + 2 * tapBytes, a2);
-      v128.store(ac + 3 * tapBytes, a3);
-      v128.store(ac + 4 * tapBytes, a4);
-      v128.store(ac + 5 * tapBytes, a5);
-    }
+    // The last row's sums go straight into dw (dw + row sum, as through rowAcc).
+    const d = last ? dwAcc + cb : ac;
+    putTapSum(d, a0, last);
+    putTapSum(d + tapBytes, a1, last);
+    putTapSum(d + 2 * tapBytes, a2, last);
+    putTapSum(d + 3 * tapBytes, a3, last);
+    putTapSum(d + 4 * tapBytes, a4, last);
+    putTapSum(d + 5 * tapBytes, a5, last);
   }
+}
+
+// A wgrad tile's tap sum: added to dw for the tile's last row, else stored in rowAcc.
+@inline
+function putTapSum(d: usize, a: v128, toDw: bool): void {
+  v128.store(d, toDw ? f32x4.add(v128.load(d), a) : a);
 }
 
 /** dx at input column ix (all channels) of one row: the taps that reach dy. */
