@@ -80,10 +80,10 @@ interface OpCache {
   meanPtr: number;
   /** The invStd BN's backward uses: the batch one (float32) in train mode, the running one (float64) in eval. */
   invStd: Float64Array;
-  /** Per-channel affine of the forward (y = z*scale + shift before the clamp), for the kink scan. */
-  scale: Float32Array;
-  shift: Float32Array;
-  /** The same affine in wasm memory: the ReLU6 backward recomputes its mask from z with it. */
+  /**
+   * Per-channel affine of the forward in wasm memory (y = z*scale + shift before the clamp): the
+   * ReLU6 backward recomputes its mask from z with it, and the kink scan its pre-activations.
+   */
   scalePtr: number;
   shiftPtr: number;
   train: boolean;
@@ -440,12 +440,14 @@ export class WasmMobileNetV2Executor {
     const HW = H * W;
     const f32 = this.kernels.f32;
     const base = c.z >> 2;
+    const scale = f32.subarray(c.scalePtr >> 2, (c.scalePtr >> 2) + C);
+    const shift = f32.subarray(c.shiftPtr >> 2, (c.shiftPtr >> 2) + C);
     const out = new Float32Array(N * C * HW);
     for (let n = 0; n < N; n++) {
       for (let i = 0; i < HW; i++) {
         const src = base + (n * HW + i) * C;
         // The kernel's own float32 arithmetic: round(round(z * scale) + shift).
-        for (let ch = 0; ch < C; ch++) out[(n * C + ch) * HW + i] = Math.fround(f32[src + ch] * c.scale[ch]) + c.shift[ch];
+        for (let ch = 0; ch < C; ch++) out[(n * C + ch) * HW + i] = Math.fround(f32[src + ch] * scale[ch]) + shift[ch];
       }
     }
     return out;
@@ -583,7 +585,7 @@ export class WasmMobileNetV2Executor {
     const relu = op.relu !== null;
     k.affineClamp(M, C, z, scalePtr, shiftPtr, y, relu ? RELU6_LO : -Infinity, relu ? RELU6_HI : Infinity, res);
     const yAct: Act = { ptr: y, N, H: OH, W: OW, C };
-    this.caches[op.order] = { x, z, y: yAct, wRaw, meanPtr, invStd, scale, shift, scalePtr, shiftPtr, train: bn.training, flipped: false };
+    this.caches[op.order] = { x, z, y: yAct, wRaw, meanPtr, invStd, scalePtr, shiftPtr, train: bn.training, flipped: false };
     return yAct;
   }
 
