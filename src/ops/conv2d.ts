@@ -140,8 +140,7 @@ function isDirect3x3(g: ConvGeometry): boolean {
  * sum: the same value as skipping them; an infinite weight gives NaN at the
  * border, as an im2col convolution over zero padding does). Along a row the window slides, so a pixel loads only the 3
  * (stride 1) or 6 (stride 2) new inputs. A depthwise channel's sums are rounded
- * straight into the output; a dense layer (the stem) sums its input channels in
- * float64 first and rounds once.
+ * straight into the output; a dense layer (the stem) goes through im2col and the GEMM.
  */
 function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry, post: ConvEpilogue | null): Float32Array {
   const { n, cin, h, w, cout, oh, ow, stride: s, groups } = g;
@@ -163,22 +162,39 @@ function direct3x3(xd: Float32Array, wd: Float32Array, g: ConvGeometry, post: Co
     }
     return out;
   }
-  // Dense: pad every input plane of the image once, reuse it for all output channels.
-  const planes = Array.from({ length: cinG }, () => new Float32Array((h + 2) * pw));
-  const acc = new Float64Array(oh * ow);
+  // Dense (the stem): the 3x3 windows of every input channel as the rows of a
+  // [cin*9, oh*ow] matrix, then the pointwise GEMM with K = cin*9 (27 for RGB).
+  // ~6 ms less than 9-tap window sums per (output, input) channel pair at
+  // 224x224 here: the GEMM's register tile reuses each window value for 4
+  // output channels. Each output is one float64 sum over (ci, ky, kx), rounded once.
+  const cols = im2col3x3(xd, g);
+  const gemm: ConvGeometry = { ...g, cin: cinG * 9, h: oh, w: ow, kh: 1, kw: 1, stride: 1, padding: 0 };
+  for (let b = 0; b < n; b++) pointwise(gemm, wd, cols, b, out, post);
+  return out;
+}
+
+/** Rows (b, ci, ky, kx) of 3x3 windows with padding 1, each oh*ow wide: the GEMM's B for a dense 3x3 conv. */
+function im2col3x3(xd: Float32Array, g: ConvGeometry): Float32Array {
+  const { n, cin, h, w, oh, ow, stride: s } = g;
+  const pw = w + 2;
+  const padded = new Float32Array((h + 2) * pw);
+  const cols = new Float32Array(n * cin * 9 * oh * ow);
+  let row = 0;
   for (let b = 0; b < n; b++) {
-    for (let grp = 0; grp < groups; grp++) {
-      for (let cig = 0; cig < cinG; cig++) padPlane(xd, (b * cin + grp * cinG + cig) * h * w, h, w, planes[cig]);
-      for (let co = grp * coutG; co < (grp + 1) * coutG; co++) {
-        acc.fill(0);
-        for (let cig = 0; cig < cinG; cig++) window3x3Add(planes[cig], pw, wd, (co * cinG + cig) * 9, acc, 0, oh, ow, s);
-        const o = (b * cout + co) * oh * ow;
-        out.set(acc, o);
-        if (post) applyEpilogue(out, outBits, o, oh * ow, post, co);
+    for (let ci = 0; ci < cin; ci++) {
+      padPlane(xd, (b * cin + ci) * h * w, h, w, padded);
+      for (let ky = 0; ky < 3; ky++) {
+        for (let kx = 0; kx < 3; kx++, row++) {
+          let o = row * oh * ow;
+          for (let oy = 0; oy < oh; oy++) {
+            let i = (oy * s + ky) * pw + kx;
+            for (let ox = 0; ox < ow; ox++, o++, i += s) cols[o] = padded[i];
+          }
+        }
       }
     }
   }
-  return out;
+  return cols;
 }
 
 /** Copies an h x w plane into the interior of a (h+2) x (w+2) plane whose border stays zero. */
@@ -199,9 +215,7 @@ function padPlane(xd: Float32Array, xb: number, h: number, w: number, padded: Fl
 
 /**
  * dst[oy, ox] = the 3x3 window sum at padded (oy*s, ox*s), w0*x00 + w1*x01 + ... + w8*x22
- * in that order, for every output pixel of one (output, input) channel pair.
- * `window3x3Add` is the same loop adding into float64 sums: two copies, because
- * one store site that sees both array types runs slower in V8.
+ * in that order, for every output pixel of one depthwise channel.
  */
 function window3x3(
   p: Float32Array,
@@ -242,54 +256,6 @@ function window3x3(
         const a2 = p[r0 + x], b2 = p[r1 + x], c2 = p[r2 + x];
         const v = w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2;
         dst[o] = v;
-        a0 = a2; a1 = p[r0 + x + 1];
-        b0 = b2; b1 = p[r1 + x + 1];
-        c0 = c2; c1 = p[r2 + x + 1];
-      }
-    }
-  }
-}
-
-/** dst[oy, ox] += the window3x3 sum. */
-function window3x3Add(
-  p: Float32Array,
-  pw: number,
-  wd: Float32Array,
-  k: number,
-  dst: Float64Array,
-  dOff: number,
-  oh: number,
-  ow: number,
-  s: number,
-): void {
-  const w0 = wd[k], w1 = wd[k + 1], w2 = wd[k + 2];
-  const w3 = wd[k + 3], w4 = wd[k + 4], w5 = wd[k + 5];
-  const w6 = wd[k + 6], w7 = wd[k + 7], w8 = wd[k + 8];
-  for (let oy = 0; oy < oh; oy++) {
-    const r0 = oy * s * pw;
-    const r1 = r0 + pw;
-    const r2 = r1 + pw;
-    let o = dOff + oy * ow;
-    const oEnd = o + ow;
-    // Columns 0 and 1 of the first window; each step loads the columns it lacks.
-    let a0 = p[r0], a1 = p[r0 + 1];
-    let b0 = p[r1], b1 = p[r1 + 1];
-    let c0 = p[r2], c1 = p[r2 + 1];
-    let x = 2;
-    if (s === 1) {
-      for (; o < oEnd; o++, x++) {
-        const a2 = p[r0 + x], b2 = p[r1 + x], c2 = p[r2 + x];
-        const v = w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2;
-        dst[o] += v;
-        a0 = a1; a1 = a2;
-        b0 = b1; b1 = b2;
-        c0 = c1; c1 = c2;
-      }
-    } else {
-      for (; o < oEnd; o++, x += 2) {
-        const a2 = p[r0 + x], b2 = p[r1 + x], c2 = p[r2 + x];
-        const v = w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2;
-        dst[o] += v;
         a0 = a2; a1 = p[r0 + x + 1];
         b0 = b2; b1 = p[r1 + x + 1];
         c0 = c2; c1 = p[r2 + x + 1];
