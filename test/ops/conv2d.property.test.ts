@@ -177,6 +177,60 @@ describe('conv2d properties (random geometries)', () => {
     );
   });
 
+  it('3x3 convs with padding 1 (the direct depthwise and im2col stem paths) follow the definition at strides 1-3', () => {
+    // Stride 3 is not a MobileNetV2 layer, but it must not take the stride-2 path.
+    const case3x3 = fc
+      .record({
+        n: fc.integer({ min: 1, max: 2 }),
+        c: fc.integer({ min: 1, max: 5 }),
+        depthwise: fc.boolean(),
+        stride: fc.constantFrom(1, 2, 3),
+        h: fc.integer({ min: 1, max: 11 }),
+        w: fc.integer({ min: 1, max: 11 }),
+        seed: fc.integer({ min: 0, max: 0x7fffffff }),
+      })
+      .map((c) => ({ ...c, cin: c.depthwise ? c.c : Math.min(c.c, 4), cout: c.depthwise ? c.c : 1 + (c.seed % 6) }));
+    fc.assert(
+      fc.property(case3x3, (c) => {
+        const rng = new Rng(c.seed);
+        const groups = c.depthwise ? c.cin : 1;
+        const x = randn([c.n, c.cin, c.h, c.w], rng);
+        const w = randn([c.cout, c.cin / groups, 3, 3], rng);
+        const y = conv2d(x, w, null, { stride: c.stride, padding: 1, groups });
+        const oh = outSize(c.h, 3, c.stride, 1);
+        const ow = outSize(c.w, 3, c.stride, 1);
+        expect(y.shape).toEqual([c.n, c.cout, oh, ow]);
+        const cinG = c.cin / groups;
+        for (let b = 0; b < c.n; b++) {
+          for (let co = 0; co < c.cout; co++) {
+            const ci0 = c.depthwise ? co : 0;
+            for (let oy = 0; oy < oh; oy++) {
+              for (let ox = 0; ox < ow; ox++) {
+                let sum = 0;
+                let bound = 0;
+                for (let j = 0; j < cinG; j++) {
+                  for (let ky = 0; ky < 3; ky++) {
+                    for (let kx = 0; kx < 3; kx++) {
+                      const iy = oy * c.stride - 1 + ky;
+                      const ix = ox * c.stride - 1 + kx;
+                      if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                      const term = w.data[((co * cinG + j) * 3 + ky) * 3 + kx] * x.data[((b * c.cin + ci0 + j) * c.h + iy) * c.w + ix];
+                      sum += term;
+                      bound += Math.abs(term);
+                    }
+                  }
+                }
+                const got = y.data[((b * c.cout + co) * oh + oy) * ow + ox];
+                expect(Math.abs(got - sum)).toBeLessThanOrEqual(1e-6 * bound + 1e-30);
+              }
+            }
+          }
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('a 1x1 conv (groups 1) is a linear map over channels at every (strided) pixel', () => {
     fc.assert(
       fc.property(
