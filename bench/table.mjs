@@ -27,6 +27,12 @@ export function renderTable(results, cells) {
   );
   if (ratioLines.length) out.push('', 'ratios (ours / peer, below 1 = ours faster):', ...ratioLines);
 
+  const tvi = Object.entries(results.train_vs_infer_b8 ?? {}).filter(([, r]) => r);
+  if (tvi.length) {
+    out.push('', 'training step / own inference at batch 8 (alternating rounds):',
+      ...tvi.map(([c, r]) => `  ${c}: ${fmt(r.ratio, 2)} (train ${fmt(r.train_ms)} ms, inference ${fmt(r.infer_ms)} ms, ${r.rounds} rounds)`));
+  }
+
   const simd128 = results.kernels_simd128 ?? {};
   const k = [['kernel (GFLOP/s)', 'shape', `GFLOP/s (${results.meta.wasm_kernels?.wasm ?? 'wasm'})`, 'GFLOP/s (simd128)']];
   for (const [group, byShape] of Object.entries(results.kernels)) {

@@ -62,6 +62,11 @@ export async function wasmMtInference(sd, threads) {
   return { run: async (x) => (await inf.forward(x)).data, close: () => inf.close() };
 }
 
+/** A kernel instance of its own (not shared with singleKernels' cells): one arena per instance. */
+export function freshKernels(build = mnv2Node.defaultKernelBuild()) {
+  return mnv2Node.loadWasmKernelsFromFile(mnv2Node.defaultWasmPath(build));
+}
+
 export function wasmInference(kernels, sd) {
   const model = mnv2.compileMobileNetV2(kernels, sd, { numClasses: 1000, alpha: 1 });
   return (x) => model.forward(x);
