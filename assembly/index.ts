@@ -15,6 +15,7 @@ export {
   relu6Backward, addInPlace, globalAvgPoolBackward,
 } from './train/bn';
 export { pointwiseWgrad } from './train/pointwise';
+export { pointwiseBackward } from './train/pointwise_backward';
 export { depthwise3x3Dgrad, depthwise3x3Wgrad } from './train/depthwise';
 export { conv3x3c3Wgrad, conv3x3c3Dgrad } from './train/stem';
 export { packGemmPanels, packGemmPanelsT, nchwToNhwc } from './train/pack';

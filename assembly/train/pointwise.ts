@@ -38,15 +38,38 @@ const scratch: usize = memory.data(32, 16);
 export function pointwiseWgrad(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
   memory.fill(dw, 0, (<usize>N * <usize>K) << 2);
   if (M <= 0 || K <= 0 || N <= 0) return;
-  if (K + N <= DIRECT_MAX_KN && (K & 7) == 0 && (N & 3) == 0) direct(M, K, N, x, dy, dw);
+  pointwiseWgradRows(M, K, N, x, dy, dw);
+}
+
+/** pointwiseWgrad without the zeroing: adds the M rows' sums to dw (M, K, N >= 1). */
+export function pointwiseWgradRows(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
+  if (isDirect(K, N)) direct(M, K, N, x, dy, dw);
   else packed(M, K, N, x, dy, dw);
+}
+
+/**
+ * The rows per block pointwiseWgrad sums in registers for M rows of this shape (pointwiseBackward
+ * hands it one block at a time, so that both sum in the same blocks).
+ */
+export function pointwiseWgradBlockRows(M: i32, K: i32, N: i32): i32 {
+  return isDirect(K, N) ? directBlockRows(M, K, N) : evenBlocks(M, MB_MAX);
+}
+
+@inline
+function isDirect(K: i32, N: i32): bool {
+  return K + N <= DIRECT_MAX_KN && (K & 7) == 0 && (N & 3) == 0;
+}
+
+@inline
+function directBlockRows(M: i32, K: i32, N: i32): i32 {
+  return evenBlocks(M, max<i32>(32, min<i32>(DIRECT_MB_MAX, BLOCK_FLOATS / (K + N))));
 }
 
 function direct(M: i32, K: i32, N: i32, x: usize, dy: usize, dw: usize): void {
   const ldx = <usize>K << 2;
   const ldy = <usize>N << 2;
   const ldw = <usize>K << 2;
-  const MB = evenBlocks(M, max<i32>(32, min<i32>(DIRECT_MB_MAX, BLOCK_FLOATS / (K + N))));
+  const MB = directBlockRows(M, K, N);
   const tiles = (K >> 3) * (N >> 2);
   for (let m0 = 0; m0 < M; m0 += MB) {
     const rows = min<i32>(MB, M - m0);

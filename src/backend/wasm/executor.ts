@@ -29,7 +29,7 @@ import type { WasmKernels } from './kernels.js';
 import {
   convOut, nhwcToNchw, packDepthwiseWeightsInto, packedGemmFloats, packStemWeights, roundUp,
 } from './pack.js';
-import { trainExports, type WasmTrainExports } from './train/kernels.js';
+import { POINTWISE_BACKWARD_BLOCK_ROWS, trainExports, type WasmTrainExports } from './train/kernels.js';
 import { WasmMobileNetV2 } from './mobilenetv2.js';
 import { depthwiseGradToTorch, stemGradToTorch } from './train/pack.js';
 
@@ -147,6 +147,11 @@ export class WasmMobileNetV2Executor {
    * shared buffer that the shards' gradients are summed in.
    */
   accumulate: (p: Parameter, g: Float32Array) => void = (p, g) => p.accumulateGrad(g);
+  /**
+   * Pointwise units backpropagate in one pass (pointwiseBackward) instead of BN's dx, the dgrad
+   * GEMM and a weight gradient deferred to the next op's all-reduce (see allReduceStart).
+   */
+  fusedPointwiseBackward = true;
 
   constructor(kernels: WasmKernels, model: MobileNetV2, arena = new WasmArena(kernels)) {
     if (arena.kernels !== kernels) throw new Error('WasmMobileNetV2Executor: the arena belongs to another kernel instance');
@@ -359,6 +364,7 @@ export class WasmMobileNetV2Executor {
     const scratch: BackwardScratch = {
       sumDy: arena.allocScratch(this.maxC * 2),
       sumDyXc: arena.allocScratch(this.maxC * 2),
+      gzBlock: arena.allocScratch(POINTWISE_BACKWARD_BLOCK_ROWS * this.maxC),
       ca: arena.allocScratch(roundUp(this.maxC, 4)),
       cb: arena.allocScratch(roundUp(this.maxC, 4)),
       cc: arena.allocScratch(roundUp(this.maxC, 4)),
@@ -654,6 +660,20 @@ export class WasmMobileNetV2Executor {
     f32.set(ca, s.ca >> 2);
     f32.set(cb, s.cb >> 2);
     f32.set(cc, s.cc >> 2);
+    if (op.kind === 'pointwise' && this.fusedPointwiseBackward) {
+      // dL/dz never goes to memory: see pointwiseBackward.
+      let gx = 0;
+      if (needDx) {
+        gx = s.pool.take();
+        k.packGemmPanelsT(c.wRaw, C, op.cin, s.wPack);
+      }
+      k.pointwiseBackward(
+        mLocal, C, op.cin, gy, c.z, c.meanPtr, c.scalePtr, c.shiftPtr, s.ca, s.cb, s.cc, relu6 ? 1 : 0,
+        needDx ? s.wPack : 0, s.zeroBias, gx, res, c.x.ptr, wTrain ? s.dw : 0, s.gzBlock,
+      );
+      if (wTrain) this.accumulate(op.conv.weight, f32.subarray(s.dw >> 2, (s.dw >> 2) + C * op.cin));
+      return gx;
+    }
     const gz = s.pool.take();
     if (relu6) k.bnBackwardDxRelu6(mLocal, C, gy, c.z, c.meanPtr, c.scalePtr, c.shiftPtr, s.ca, s.cb, s.cc, gz);
     else k.bnBackwardDx(mLocal, C, gy, c.z, c.meanPtr, s.ca, s.cb, s.cc, gz);
@@ -749,6 +769,8 @@ function hashArrays(arrays: readonly Float32Array[]): number {
 interface BackwardScratch {
   sumDy: number;
   sumDyXc: number;
+  /** pointwiseBackward's block of dL/dz. */
+  gzBlock: number;
   ca: number;
   cb: number;
   cc: number;

@@ -16,6 +16,17 @@ export interface WasmTrainExports {
   addInPlace(n: number, a: number, b: number): void;
   globalAvgPoolBackward(N: number, HW: number, C: number, g: number, dx: number): void;
   pointwiseWgrad(M: number, K: number, N: number, x: number, dy: number, dw: number): void;
+  /**
+   * A pointwise conv + BN (+ ReLU6) unit's backward after BN's sums, in one pass (see
+   * assembly/train/pointwise_backward.ts): dz from gy, then gx = dz W^T (+ res) unless wT is 0,
+   * and dw = dz^T x unless dw is 0. `gz` is scratch of POINTWISE_BACKWARD_BLOCK_ROWS * Cout floats.
+   */
+  pointwiseBackward(
+    M: number, Cout: number, Cin: number,
+    gy: number, z: number, mean: number, scale: number, shift: number, ca: number, cb: number, cc: number, relu6: number,
+    wT: number, zeroBias: number, gx: number, res: number,
+    x: number, dw: number, gz: number,
+  ): void;
   depthwise3x3Dgrad(N: number, H: number, W: number, C: number, dy: number, w: number, dx: number, stride: number, OH: number, OW: number): void;
   depthwise3x3Wgrad(
     N: number, H: number, W: number, C: number,
@@ -31,9 +42,12 @@ export interface WasmTrainExports {
   nchwToNhwc(N: number, C: number, HW: number, src: number, dst: number): void;
 }
 
+/** Rows of pointwiseBackward's longest block (pointwiseWgrad's MB_MAX and DIRECT_MB_MAX). */
+export const POINTWISE_BACKWARD_BLOCK_ROWS = 128;
+
 const NAMES: readonly (keyof WasmTrainExports)[] = [
   'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardSumsRelu6', 'bnBackwardDx', 'bnBackwardDxRelu6', 'relu6Backward', 'addInPlace',
-  'globalAvgPoolBackward', 'pointwiseWgrad', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
+  'globalAvgPoolBackward', 'pointwiseWgrad', 'pointwiseBackward', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
   'packGemmPanels', 'packGemmPanelsT', 'nchwToNhwc',
 ];
 
