@@ -17,6 +17,7 @@ export {
 export { pointwiseWgrad } from './train/pointwise';
 export { pointwiseBackward } from './train/pointwise_backward';
 export { depthwise3x3Dgrad, depthwise3x3Wgrad } from './train/depthwise';
+export { depthwiseBackward } from './train/depthwise_backward';
 export { conv3x3c3Wgrad, conv3x3c3Dgrad } from './train/stem';
 export { packGemmPanels, packGemmPanelsT, nchwToNhwc } from './train/pack';
 

@@ -804,6 +804,16 @@ export function depthwise3x3Wgrad(
   x: usize, dy: usize, dw: usize, rowAcc: usize,
   stride: i32, OH: i32, OW: i32,
 ): void {
+  memory.fill(dw, 0, <usize>9 * (<usize>((C + 3) & ~3) << 2));
+  addDepthwiseWgrad(N, H, W, C, x, dy, dw, rowAcc, stride, OH, OW);
+}
+
+/** depthwise3x3Wgrad without the zeroing: adds the N images' sums to dw, row by row in order. */
+export function addDepthwiseWgrad(
+  N: i32, H: i32, W: i32, C: i32,
+  x: usize, dy: usize, dw: usize, rowAcc: usize,
+  stride: i32, OH: i32, OW: i32,
+): void {
   const Cp = (C + 3) & ~3;
   const tapBytes = <usize>Cp << 2;
   const accBytes: usize = <usize>9 * tapBytes;
@@ -819,7 +829,6 @@ export function depthwise3x3Wgrad(
   // columns 1, 2 and 0, 1.
   const left = oxA == 1 && W >= 2;
   const right = oxB == OW - 1 && (OW - 1) * stride + 1 == W;
-  memory.fill(dw, 0, accBytes);
   for (let n = 0; n < N; n++) {
     const img = x + <usize>n * <usize>H * rs;
     for (let oy = 0; oy < OH; oy++) {

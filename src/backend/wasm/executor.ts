@@ -148,10 +148,11 @@ export class WasmMobileNetV2Executor {
    */
   accumulate: (p: Parameter, g: Float32Array) => void = (p, g) => p.accumulateGrad(g);
   /**
-   * Pointwise units backpropagate in one pass (pointwiseBackward) instead of BN's dx, the dgrad
-   * GEMM and a weight gradient deferred to the next op's all-reduce (see allReduceStart).
+   * Conv units backpropagate in one pass after BN's sums (pointwiseBackward, depthwiseBackward),
+   * with dL/dz kept in cache, instead of BN's dx, the conv's input gradient and a weight gradient
+   * deferred to the next op's all-reduce (see allReduceStart).
    */
-  fusedPointwiseBackward = true;
+  fusedBackward = true;
 
   constructor(kernels: WasmKernels, model: MobileNetV2, arena = new WasmArena(kernels)) {
     if (arena.kernels !== kernels) throw new Error('WasmMobileNetV2Executor: the arena belongs to another kernel instance');
@@ -360,11 +361,17 @@ export class WasmMobileNetV2Executor {
     let maxW = 0;
     for (const c of this.caches) maxAct = Math.max(maxAct, c.x.N * c.x.H * c.x.W * c.x.C, c.y.N * c.y.H * c.y.W * c.y.C);
     for (const op of this.ops) maxW = Math.max(maxW, weightFloats(op));
+    let maxDwImage = 0;
+    for (const op of this.ops) {
+      const y = this.caches[op.order]?.y;
+      if (op.kind === 'depthwise' && y) maxDwImage = Math.max(maxDwImage, y.H * y.W * y.C);
+    }
     const pool = new BufferPool([0, 1, 2, 3, 4].map(() => arena.allocScratch(maxAct)));
     const scratch: BackwardScratch = {
       sumDy: arena.allocScratch(this.maxC * 2),
       sumDyXc: arena.allocScratch(this.maxC * 2),
       gzBlock: arena.allocScratch(POINTWISE_BACKWARD_BLOCK_ROWS * this.maxC),
+      gzImage: arena.allocScratch(maxDwImage),
       ca: arena.allocScratch(roundUp(this.maxC, 4)),
       cb: arena.allocScratch(roundUp(this.maxC, 4)),
       cc: arena.allocScratch(roundUp(this.maxC, 4)),
@@ -660,7 +667,22 @@ export class WasmMobileNetV2Executor {
     f32.set(ca, s.ca >> 2);
     f32.set(cb, s.cb >> 2);
     f32.set(cc, s.cc >> 2);
-    if (op.kind === 'pointwise' && this.fusedPointwiseBackward) {
+    if (op.kind === 'depthwise' && this.fusedBackward) {
+      // dL/dz goes through one image of scratch: see depthwiseBackward.
+      const x = c.x;
+      let gx = 0;
+      if (needDx) {
+        gx = s.pool.take();
+        packDepthwiseWeightsInto(f32, s.wPack >> 2, op.conv.weight.data.data, C);
+      }
+      k.depthwiseBackward(
+        N, x.H, x.W, C, gy, c.z, c.meanPtr, c.scalePtr, c.shiftPtr, s.ca, s.cb, s.cc, relu6 ? 1 : 0,
+        needDx ? s.wPack : 0, gx, x.ptr, wTrain ? s.dw : 0, s.rowAcc, s.gzImage, op.stride, OH, OW,
+      );
+      if (wTrain) this.accumulate(op.conv.weight, depthwiseGradToTorch(f32, s.dw >> 2, C));
+      return gx;
+    }
+    if (op.kind === 'pointwise' && this.fusedBackward) {
       // dL/dz never goes to memory: see pointwiseBackward.
       let gx = 0;
       if (needDx) {
@@ -771,6 +793,8 @@ interface BackwardScratch {
   sumDyXc: number;
   /** pointwiseBackward's block of dL/dz. */
   gzBlock: number;
+  /** depthwiseBackward's image of dL/dz. */
+  gzImage: number;
   ca: number;
   cb: number;
   cc: number;

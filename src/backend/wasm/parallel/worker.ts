@@ -107,10 +107,10 @@ export class KernelWorker {
         exec.allReduce = reducer.allReduce;
         exec.allGather = reducer.allGather;
         exec.allReduceStart = reducer.allReduceStart;
-        // Sharded, a pointwise unit's weight gradient is worth more deferred into the next op's
-        // all-reduce, where it fills the wait for the other workers, than fused into its
-        // backward pass (measured 460-468 vs 472-478 ms per 2-worker step).
-        exec.fusedPointwiseBackward = false;
+        // Sharded, a unit's weight gradient is worth more deferred into the next op's all-reduce,
+        // where it fills the wait for the other workers, than fused into its backward pass
+        // (pointwise units: 460-468 vs 472-478 ms per 2-worker step).
+        exec.fusedBackward = false;
         const bns = featureBatchNorms(model);
         const bnParams = new Set<Parameter>(bns.flatMap((b) => [b.weight, b.bias]));
         const reduced = new Set(params.flatMap((p, i) => (bnParams.has(p) ? [i] : [])));

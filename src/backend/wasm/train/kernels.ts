@@ -27,6 +27,17 @@ export interface WasmTrainExports {
     wT: number, zeroBias: number, gx: number, res: number,
     x: number, dw: number, gz: number,
   ): void;
+  /**
+   * A depthwise conv + BN (+ ReLU6) unit's backward after BN's sums, image by image (see
+   * assembly/train/depthwise_backward.ts): dz from gy, then gx unless w is 0, and dw ([9][Cp], as
+   * depthwise3x3Wgrad) unless dw is 0. `gz` is scratch of OH * OW * C floats.
+   */
+  depthwiseBackward(
+    N: number, H: number, W: number, C: number,
+    gy: number, z: number, mean: number, scale: number, shift: number, ca: number, cb: number, cc: number, relu6: number,
+    w: number, gx: number, x: number, dw: number, rowAcc: number, gz: number,
+    stride: number, OH: number, OW: number,
+  ): void;
   depthwise3x3Dgrad(N: number, H: number, W: number, C: number, dy: number, w: number, dx: number, stride: number, OH: number, OW: number): void;
   depthwise3x3Wgrad(
     N: number, H: number, W: number, C: number,
@@ -47,7 +58,7 @@ export const POINTWISE_BACKWARD_BLOCK_ROWS = 128;
 
 const NAMES: readonly (keyof WasmTrainExports)[] = [
   'channelShiftedSums64', 'affineClamp', 'bnBackwardSums', 'bnBackwardSumsRelu6', 'bnBackwardDx', 'bnBackwardDxRelu6', 'relu6Backward', 'addInPlace',
-  'globalAvgPoolBackward', 'pointwiseWgrad', 'pointwiseBackward', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
+  'globalAvgPoolBackward', 'pointwiseWgrad', 'pointwiseBackward', 'depthwiseBackward', 'depthwise3x3Dgrad', 'depthwise3x3Wgrad', 'conv3x3c3Wgrad', 'conv3x3c3Dgrad',
   'packGemmPanels', 'packGemmPanelsT', 'nchwToNhwc',
 ];
 
