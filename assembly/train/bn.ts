@@ -75,6 +75,8 @@ export function channelShiftedSums64(M: i32, C: i32, x: usize, out64: usize): vo
 }
 
 const touchSink: usize = memory.data(16, 16);
+// ReLU6's open interval as two vectors (see backwardSums).
+const relu6Bounds: usize = memory.data<f32>([0, 0, 0, 0, 6, 6, 6, 6], 16);
 
 // Four channels down `rows` rows with their sums in registers, two rows per iteration into two
 // sets of sums: one set is a chain of dependent float64 adds, whose latency bound the loop.
@@ -156,8 +158,9 @@ export function affineClamp(M: i32, C: i32, x: usize, scale: usize, shift: usize
 // backward passes read z anyway, so each element costs one stream (y) and one store (the masked
 // gradient written back for the second pass) less.
 @inline
-function maskRelu6(g: v128, z: v128, scale: v128, shift: v128): v128 {
-  return v128.and(g, insideRelu6(f32x4.add(f32x4.mul(z, scale), shift)));
+function maskRelu6(g: v128, z: v128, scale: v128, shift: v128, zero: v128, six: v128): v128 {
+  const v = f32x4.add(f32x4.mul(z, scale), shift);
+  return v128.and(g, v128.and(f32x4.gt(v, zero), f32x4.lt(v, six)));
 }
 
 @inline
@@ -201,6 +204,9 @@ function backwardSums(
   zero64(C, sumDy64);
   zero64(C, sumDyXc64);
   const ps = <usize>C << 2;
+  // Loaded once: V8 re-creates a vector constant at each use inside a loop (three instructions).
+  const zero = v128.load(relu6Bounds);
+  const six = v128.load(relu6Bounds, 16);
   const cVec = C & ~3;
   for (let m = 0; m < M; m++) {
     const off = <usize>m * ps;
@@ -209,7 +215,7 @@ function backwardSums(
       const cb = <usize>c << 2;
       const z = v128.load(x + off + cb);
       let g = v128.load(dy + off + cb);
-      if (relu6) g = maskRelu6(g, z, v128.load(scale + cb), v128.load(shift + cb));
+      if (relu6) g = maskRelu6(g, z, v128.load(scale + cb), v128.load(shift + cb), zero, six);
       const xc = f32x4.sub(z, v128.load(mean + cb));
       const s = sumDy64 + (<usize>c << 3);
       const t = sumDyXc64 + (<usize>c << 3);
@@ -256,6 +262,9 @@ function backwardDx(
   M: i32, C: i32, dy: usize, x: usize, mean: usize, scale: usize, shift: usize, ca: usize, cbv: usize, cc: usize, dx: usize, relu6: bool,
 ): void {
   const ps = <usize>C << 2;
+  // Loaded once: V8 re-creates a vector constant at each use inside a loop (three instructions).
+  const zero = v128.load(relu6Bounds);
+  const six = v128.load(relu6Bounds, 16);
   const cVec = <usize>(C & ~3) << 2;
   for (let m = 0; m < M; m++) {
     const off = <usize>m * ps;
@@ -263,7 +272,7 @@ function backwardDx(
     for (; cb < cVec; cb += 16) {
       const z = v128.load(x + off + cb);
       let g = v128.load(dy + off + cb);
-      if (relu6) g = maskRelu6(g, z, v128.load(scale + cb), v128.load(shift + cb));
+      if (relu6) g = maskRelu6(g, z, v128.load(scale + cb), v128.load(shift + cb), zero, six);
       const xc = f32x4.sub(z, v128.load(mean + cb));
       const v = f32x4.add(madd(v128.load(cbv + cb), xc, f32x4.mul(v128.load(ca + cb), g)), v128.load(cc + cb));
       v128.store(dx + off + cb, v);
