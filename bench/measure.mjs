@@ -23,3 +23,10 @@ export async function measure(name, fn, { time = 2000, iterations = 3, warmup = 
   if (r.state !== 'completed') throw new Error(`${name}: benchmark ${r.state}${r.error ? `: ${r.error.message}` : ''}`);
   return r.latency.p50;
 }
+
+/** The median of a list of numbers (the mean of the middle two for an even count). */
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}

@@ -16,7 +16,7 @@ import * as ours from './peers/ours.mjs';
 import { ortNodeInference, ortWebInference } from './peers/ort.mjs';
 import { tfjsInference, tfjsTrainStep, tfjsFrozenStep, toNhwc } from './peers/tfjs.mjs';
 import { kernelGflops } from './kernels.mjs';
-import { measure } from './measure.mjs';
+import { measure, median } from './measure.mjs';
 import { renderTable } from './table.mjs';
 
 const OURS = ['js', 'wasm', 'wasm_simd128', 'wasm_mt', 'wasm_folded'];
@@ -47,12 +47,6 @@ function input(batch, seed = 1) {
     data[i] = (s / 2 ** 31 - 1) * 2;
   }
   return new Tensor(data, [batch, 3, 224, 224]);
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 function maxAbsDiff(a, b) {

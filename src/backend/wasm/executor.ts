@@ -360,9 +360,9 @@ export class WasmMobileNetV2Executor {
     let maxAct = N * pass.H * pass.W * 3;
     let maxW = 0;
     for (const c of this.caches) maxAct = Math.max(maxAct, c.x.N * c.x.H * c.x.W * c.x.C, c.y.N * c.y.H * c.y.W * c.y.C);
-    for (const op of this.ops) maxW = Math.max(maxW, weightFloats(op));
     let maxDwImage = 0;
     for (const op of this.ops) {
+      maxW = Math.max(maxW, weightFloats(op));
       const y = this.caches[op.order]?.y;
       if (op.kind === 'depthwise' && y) maxDwImage = Math.max(maxDwImage, y.H * y.W * y.C);
     }
